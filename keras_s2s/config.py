@@ -1,0 +1,233 @@
+"""Frozen configuration: presets, YAML files and `--set key=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration key or value that cannot be used; the message says how to fix it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where sentence pairs come from and how they become token ids."""
+
+    task: str = "numbers_fr"  # built-in generated task used when no corpus files are given
+    task_size: int = 30000  # sentence pairs the built-in task generates for training
+    task_seed: int = 2014  # fixes the built-in task's splits whatever the training seed
+    src_tokenizer: str = "word"  # "word" (whitespace) or "char" (Unicode characters)
+    tgt_tokenizer: str = "word"
+    src_vocab_size: int = 8000  # the N most frequent source words, reserved tokens included
+    tgt_vocab_size: int = 8000
+    reverse_source: bool = True  # the paper's trick: feed the source backwards
+    max_src_len: int = 100  # longer pairs are filtered out (and counted) in training
+    max_tgt_len: int = 100
+    shuffle_buffer: int = 20000
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the stacked-LSTM encoder and decoder."""
+
+    embedding_dim: int = 256
+    hidden_dim: int = 512
+    num_layers: int = 2  # per side; encoder layer i initialises decoder layer i
+    dropout: float = 0.0
+    init_scale: float = 0.0  # >0: every weight ~ U(-s, s) as in the paper (0.08); 0: Keras defaults
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings for `model.fit`."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "adam"  # "adam" or "sgd"
+    learning_rate: float = 0.002
+    clip_norm: float = 5.0  # clip the global gradient norm; 0 disables
+    loss: str = "token_mean"  # "token_mean" or "sentence_sum" (paper: sum per sentence / batch)
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodeConfig:
+    """Decoding limits: at most `max_len_a * source_length + max_len_b` target tokens."""
+
+    max_len_a: float = 1.5
+    max_len_b: int = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The whole resolved configuration of a run (saved as `config.yaml` in the run dir)."""
+
+    seed: int = 1234
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    decode: DecodeConfig = DecodeConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# Presets are partial dicts applied on top of the defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # The built-in numbers → French words task: characters in, words out.
+    "demo": {
+        "data": {"src_tokenizer": "char", "max_src_len": 20, "max_tgt_len": 20},
+        "model": {"embedding_dim": 64, "hidden_dim": 256, "num_layers": 2},
+        "train": {"epochs": 8, "batch_size": 64, "learning_rate": 0.003},
+    },
+    # Minutes-scale model for tests.
+    "tiny": {
+        "data": {"src_tokenizer": "char", "task_size": 2000, "max_src_len": 20, "max_tgt_len": 20},
+        "model": {"embedding_dim": 16, "hidden_dim": 32, "num_layers": 2},
+        "train": {"epochs": 1, "batch_size": 32},
+    },
+    "small": {
+        "model": {"embedding_dim": 256, "hidden_dim": 512, "num_layers": 2},
+        "data": {"src_vocab_size": 8000, "tgt_vocab_size": 8000},
+        "train": {"batch_size": 64},
+    },
+    # Sutskever et al. (2014): 4 x 1000 LSTMs, 1000-d embeddings, 160k/80k vocabularies.
+    "paper": {
+        "data": {"src_vocab_size": 160000, "tgt_vocab_size": 80000},
+        "model": {"embedding_dim": 1000, "hidden_dim": 1000, "num_layers": 4, "init_scale": 0.08},
+        "train": {"optimizer": "sgd", "learning_rate": 0.7, "batch_size": 128,
+                  "loss": "sentence_sum", "clip_norm": 5.0, "epochs": 8},
+    },
+}
+
+
+def _merge(base: Mapping[str, Any], update: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    """Returns `base` updated by `update`; every key of `update` must exist in `base`."""
+    merged = dict(base)
+    for key, value in update.items():
+        path = f"{where}{key}"
+        if key not in base:
+            known = ", ".join(sorted(base))
+            raise ConfigError(f"Unknown config key '{path}'. Known keys here: {known}.")
+        if isinstance(base[key], Mapping):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"Config key '{path}' is a section; received: {value!r}.")
+            merged[key] = _merge(base[key], value, f"{path}.")
+        else:
+            merged[key] = _coerce(path, base[key], value)
+    return merged
+
+
+def _coerce(path: str, default: Any, value: Any) -> Any:
+    """Checks `value` against the type of the default and converts ints to floats."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"Config key '{path}' takes true/false; received: {value!r}.")
+        return value
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, type(default)) or isinstance(value, bool):
+        raise ConfigError(
+            f"Config key '{path}' takes a {type(default).__name__}; received: {value!r}.")
+    return value
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """Turns `"model.hidden_dim=128"` into `{"model": {"hidden_dim": 128}}` (YAML-typed)."""
+    if "=" not in text:
+        raise ConfigError(f"--set takes key=value, e.g. model.hidden_dim=128; received: {text!r}.")
+    key, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    nested: dict[str, Any] = {}
+    node = nested
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return nested
+
+
+def from_dict(values: Mapping[str, Any]) -> Config:
+    """Builds a `Config` from a (possibly partial) nested dict, rejecting unknown keys."""
+    merged = _merge(Config().to_dict(), values)
+    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
+                "decode": DecodeConfig}
+    kwargs = {name: sections[name](**value) if name in sections else value
+              for name, value in merged.items()}
+    return validate(Config(**kwargs))
+
+
+def validate(cfg: Config) -> Config:
+    """Rejects values that would fail later with an obscure error."""
+    choices = {
+        "data.src_tokenizer": (cfg.data.src_tokenizer, ("word", "char")),
+        "data.tgt_tokenizer": (cfg.data.tgt_tokenizer, ("word", "char")),
+        "train.optimizer": (cfg.train.optimizer, ("adam", "sgd")),
+        "train.loss": (cfg.train.loss, ("token_mean", "sentence_sum")),
+    }
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ConfigError(f"Config key '{key}' must be one of {allowed}; received: {value!r}.")
+    positive = {"model.hidden_dim": cfg.model.hidden_dim, "model.num_layers": cfg.model.num_layers,
+                "model.embedding_dim": cfg.model.embedding_dim,
+                "train.batch_size": cfg.train.batch_size, "train.epochs": cfg.train.epochs,
+                "data.src_vocab_size": cfg.data.src_vocab_size,
+                "data.tgt_vocab_size": cfg.data.tgt_vocab_size}
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"Config key '{key}' must be positive; received: {value}.")
+    return cfg
+
+
+def resolve(preset: str | None = None, config_file: str | Path | None = None,
+            overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults ← preset ← YAML file ← `--set` overrides, later ones winning.
+
+    Args:
+        preset: a name from `PRESETS`, or None for the defaults.
+        config_file: a YAML file of nested sections (`model:`, `train:` ...).
+        overrides: `key=value` strings with dotted keys, e.g. `train.epochs=3`.
+
+    Returns:
+        The frozen, validated `Config`.
+    """
+    values: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"Unknown preset {preset!r}. Choose one of: {', '.join(PRESETS)}.")
+        values = _deep_update(values, PRESETS[preset])
+    if config_file is not None:
+        values = _deep_update(values, load_yaml(config_file))
+    for text in overrides:
+        values = _deep_update(values, parse_override(text))
+    return from_dict(values)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Reads a YAML config file; the top level must be a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file not found: {path}.")
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"Config file {path} must hold a mapping; received: {type(loaded)}.")
+    return loaded
+
+
+def save(cfg: Config, path: str | Path) -> None:
+    """Writes the resolved config as YAML."""
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+def _deep_update(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_update(out[key], value)
+        else:
+            out[key] = value
+    return out

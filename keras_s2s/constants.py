@@ -1,0 +1,28 @@
+"""Names shared by every layer of the package: reserved tokens, files, signatures."""
+
+# Reserved tokens come first in every vocabulary, in this order, so their ids are fixed.
+PAD = "<pad>"
+UNK = "<unk>"
+BOS = "<s>"
+EOS = "</s>"
+RESERVED_TOKENS = (PAD, UNK, BOS, EOS)
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+# Files inside a run directory (`--model-dir`).
+CONFIG_FILE = "config.yaml"
+SRC_VOCAB_FILE = "src.vocab"
+TGT_VOCAB_FILE = "tgt.vocab"
+WEIGHTS_FILE = "model.weights.h5"
+METRICS_FILE = "metrics.json"
+LOG_DIR = "logs"
+
+# SavedModel signatures and their tensor names (inputs and dict outputs).
+SERVING_DEFAULT = "serving_default"
+SIG_TRANSLATE = "translate"
+INPUT_TEXT = "text"
+OUTPUT_TRANSLATION = "translation"
+OUTPUT_LOG_PROB = "log_prob"
+
+# Keras model inputs.
+SOURCE = "source"
+TARGET_IN = "target_in"

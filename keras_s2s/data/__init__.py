@@ -1,0 +1,1 @@
+"""Data: built-in tasks, vocabularies, in-graph tokenizers and tf.data pipelines."""

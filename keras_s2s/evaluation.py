@@ -1,0 +1,48 @@
+"""Scores on strings only: exact match, sacrebleu BLEU and chrF with their signatures."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import sacrebleu
+
+
+def _check(hyps: Sequence[str], refs: Sequence[str]) -> None:
+    if len(hyps) != len(refs):
+        raise ValueError(f"Got {len(hyps)} hypotheses but {len(refs)} references; "
+                         "each hypothesis needs exactly one reference.")
+    if not refs:
+        raise ValueError("Nothing to evaluate: received 0 references.")
+
+
+def exact_match(hyps: Sequence[str], refs: Sequence[str]) -> float:
+    """Share of hypotheses equal to their reference after stripping outer whitespace."""
+    _check(hyps, refs)
+    return sum(h.strip() == r.strip() for h, r in zip(hyps, refs)) / len(refs)
+
+
+def corpus_scores(hyps: Sequence[str], refs: Sequence[str]) -> dict[str, object]:
+    """Detokenized, cased sacrebleu BLEU (13a) and chrF, each with its signature.
+
+    Returns:
+        `{"bleu", "bleu_signature", "chrf", "chrf_signature", "exact_match"}`.
+    """
+    _check(hyps, refs)
+    bleu = sacrebleu.metrics.BLEU()
+    chrf = sacrebleu.metrics.CHRF()
+    bleu_score = bleu.corpus_score(list(hyps), [list(refs)])
+    chrf_score = chrf.corpus_score(list(hyps), [list(refs)])
+    return {
+        "bleu": round(bleu_score.score, 2),
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf": round(chrf_score.score, 2),
+        "chrf_signature": str(chrf.get_signature()),
+        "exact_match": round(exact_match(hyps, refs), 4),
+    }
+
+
+def format_scores(scores: dict[str, object]) -> str:
+    """Human-readable lines: every score beside its sacrebleu signature."""
+    return (f"BLEU = {scores['bleu']:.2f}  ({scores['bleu_signature']})\n"
+            f"chrF = {scores['chrf']:.2f}  ({scores['chrf_signature']})\n"
+            f"exact match = {scores['exact_match']:.4f}")

@@ -1,0 +1,1 @@
+"""Export: SavedModels (TF Serving layout) written from a Translator, and their reloading."""

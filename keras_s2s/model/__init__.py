@@ -1,0 +1,1 @@
+"""Model: the stacked-LSTM encoder-decoder and its inference views."""

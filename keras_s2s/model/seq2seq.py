@@ -1,0 +1,80 @@
+"""The Sutskever et al. (2014) encoder-decoder of stacked LSTMs, as a functional Keras model."""
+
+from __future__ import annotations
+
+import keras
+
+from keras_s2s.config import ModelConfig
+from keras_s2s.constants import SOURCE, TARGET_IN
+
+
+def _initializers(cfg: ModelConfig) -> dict:
+    """Paper init (every weight ~ U(-s, s), no forget-bias trick) or the Keras defaults."""
+    if cfg.init_scale <= 0:
+        return {}
+    uniform = keras.initializers.RandomUniform(-cfg.init_scale, cfg.init_scale)
+    return {"kernel_initializer": uniform, "recurrent_initializer": uniform,
+            "bias_initializer": uniform, "unit_forget_bias": False}
+
+
+def _embedding_init(cfg: ModelConfig):
+    if cfg.init_scale <= 0:
+        return "uniform"
+    return keras.initializers.RandomUniform(-cfg.init_scale, cfg.init_scale)
+
+
+def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> keras.Model:
+    """Builds the training model.
+
+    The encoder reads the (already reversed, `</s>`-terminated, right-padded) source; the
+    final `(h, c)` of encoder layer `i` initialises decoder layer `i`. The decoder reads
+    `<s> y1 … yn` (teacher forcing) and returns logits; the softmax lives in the loss.
+
+    Layers are named (`encoder_embedding`, `encoder_lstm_{i}`, `decoder_embedding`,
+    `decoder_lstm_{i}`, `output_projection`) so inference views can find them.
+
+    Args:
+        cfg: model sizes.
+        src_vocab_size, tgt_vocab_size: vocabulary sizes, reserved tokens included.
+
+    Returns:
+        A `keras.Model` taking `{"source": [batch, src_len], "target_in": [batch, tgt_len]}`
+        int32 ids and returning logits `[batch, tgt_len, tgt_vocab_size]` in float32.
+    """
+    source = keras.Input(shape=(None,), dtype="int32", name=SOURCE)
+    target_in = keras.Input(shape=(None,), dtype="int32", name=TARGET_IN)
+    inits = _initializers(cfg)
+
+    # mask_zero: right padding is skipped, so the final states are those after `</s>`.
+    x = keras.layers.Embedding(src_vocab_size, cfg.embedding_dim, mask_zero=True,
+                               embeddings_initializer=_embedding_init(cfg),
+                               name="encoder_embedding")(source)
+    states = []
+    for i in range(cfg.num_layers):
+        if cfg.dropout > 0:
+            x = keras.layers.Dropout(cfg.dropout, name=f"encoder_dropout_{i}")(x)
+        x, h, c = keras.layers.LSTM(cfg.hidden_dim, return_sequences=True, return_state=True,
+                                    name=f"encoder_lstm_{i}", **inits)(x)
+        states.append([h, c])
+
+    # The decoder needs no mask: padding sits after every real token and the loss masks it.
+    y = keras.layers.Embedding(tgt_vocab_size, cfg.embedding_dim,
+                               embeddings_initializer=_embedding_init(cfg),
+                               name="decoder_embedding")(target_in)
+    for i in range(cfg.num_layers):
+        if cfg.dropout > 0:
+            y = keras.layers.Dropout(cfg.dropout, name=f"decoder_dropout_{i}")(y)
+        y = keras.layers.LSTM(cfg.hidden_dim, return_sequences=True,
+                              name=f"decoder_lstm_{i}", **inits)(y, initial_state=states[i])
+    if cfg.dropout > 0:
+        y = keras.layers.Dropout(cfg.dropout, name="output_dropout")(y)
+    dense_init = ({"kernel_initializer": inits["kernel_initializer"],
+                   "bias_initializer": inits["bias_initializer"]} if inits else {})
+    logits = keras.layers.Dense(tgt_vocab_size, dtype="float32", name="output_projection",
+                                **dense_init)(y)
+    return keras.Model({SOURCE: source, TARGET_IN: target_in}, logits, name="seq2seq")
+
+
+def num_layers(model: keras.Model) -> int:
+    """Counts the `encoder_lstm_{i}` layers of a model built by `build_seq2seq`."""
+    return sum(1 for layer in model.layers if layer.name.startswith("encoder_lstm_"))

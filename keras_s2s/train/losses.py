@@ -1,0 +1,86 @@
+"""Masked sequence loss and metrics: padding (`<pad>` = 0) never counts."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_s2s.constants import PAD_ID
+
+
+def _token_nll(y_true, logits):
+    """Per-token negative log-likelihood `[batch, len]` and the real-token mask `[batch, len]`."""
+    mask = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
+    nll = keras.losses.sparse_categorical_crossentropy(
+        y_true, ops.cast(logits, "float32"), from_logits=True)
+    return nll * mask, mask
+
+
+@keras.saving.register_keras_serializable(package="keras_s2s")
+class SequenceLoss(keras.losses.Loss):
+    """Cross-entropy over real target tokens.
+
+    Args:
+        normalize: "token_mean" divides the summed NLL by the number of real tokens;
+            "sentence_sum" divides it by the number of sentences (the paper: the sum of
+            each sentence's NLL, averaged over the batch).
+
+    Call arguments:
+        y_true: `[batch, len]` int ids, `<pad>` where there is no token.
+        y_pred: `[batch, len, vocab]` logits.
+    """
+
+    def __init__(self, normalize: str = "token_mean", name: str = "sequence_loss", **kwargs):
+        kwargs.setdefault("reduction", "sum")  # call() already returns the batch's scalar
+        super().__init__(name=name, **kwargs)
+        if normalize not in ("token_mean", "sentence_sum"):
+            raise ValueError(f"normalize must be 'token_mean' or 'sentence_sum'; "
+                             f"received: normalize={normalize!r}.")
+        self.normalize = normalize
+
+    def call(self, y_true, y_pred):
+        nll, mask = _token_nll(y_true, y_pred)
+        if self.normalize == "token_mean":
+            return ops.sum(nll) / ops.maximum(ops.sum(mask), 1.0)
+        return ops.sum(nll) / ops.cast(ops.shape(y_true)[0], "float32")
+
+    def get_config(self):
+        return {**super().get_config(), "normalize": self.normalize}
+
+
+@keras.saving.register_keras_serializable(package="keras_s2s")
+class Perplexity(keras.metrics.Metric):
+    """exp(total NLL / total real target tokens) over everything seen since the last reset."""
+
+    def __init__(self, name: str = "perplexity", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total_nll = self.add_variable(shape=(), initializer="zeros", name="total_nll")
+        self.total_tokens = self.add_variable(shape=(), initializer="zeros", name="total_tokens")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        nll, mask = _token_nll(y_true, y_pred)
+        self.total_nll.assign_add(ops.sum(nll))
+        self.total_tokens.assign_add(ops.sum(mask))
+
+    def result(self):
+        return ops.exp(self.total_nll / ops.maximum(self.total_tokens, 1.0))
+
+
+@keras.saving.register_keras_serializable(package="keras_s2s")
+class TokenAccuracy(keras.metrics.Metric):
+    """Share of real target tokens whose argmax prediction is right."""
+
+    def __init__(self, name: str = "token_accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
+        hits = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), y_true.dtype), y_true),
+                        "float32")
+        self.correct.assign_add(ops.sum(hits * mask))
+        self.total.assign_add(ops.sum(mask))
+
+    def result(self):
+        return self.correct / ops.maximum(self.total, 1.0)
