@@ -80,24 +80,30 @@ def _read_input(path: str | None) -> list[str]:
 
 
 def _translate_fn(args: argparse.Namespace):
-    """The `text → {translation, log_prob}` function of a SavedModel or a run directory."""
+    """The `text → {translation, log_prob}` function of a SavedModel or a run directory.
+
+    The closures keep the loaded object alive: a `tf.function` holds its owner weakly.
+    """
     if args.saved_model:
         from keras_s2s.export.saved_model import load_saved_model
 
-        return load_saved_model(args.saved_model).signatures["serving_default"]
+        loaded = load_saved_model(args.saved_model)
+        return lambda text: loaded.signatures["serving_default"](text=text)
     if not args.model_dir:
         raise ValueError("Pass --saved-model DIR (an export) or --model-dir DIR (a run).")
     from keras_s2s import runs
 
-    return runs.load_translator(args.model_dir).translate
+    translator = runs.load_translator(args.model_dir)
+    return lambda text: translator.translate(text)
 
 
 def cmd_translate(args: argparse.Namespace) -> dict:
     from keras_s2s.decode.translator import translate_all
 
+    translate_fn = _translate_fn(args)  # fails fast, before waiting on stdin
     texts = _read_input(args.input)
     start = time.time()
-    translations, _ = translate_all(_translate_fn(args), texts, args.batch_size)
+    translations, _ = translate_all(translate_fn, texts, args.batch_size)
     for line in translations:
         print(line)
     return {"sentences": len(texts), "seconds": round(time.time() - start, 2)}

@@ -82,7 +82,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demo": {
         "data": {"src_tokenizer": "char", "max_src_len": 20, "max_tgt_len": 20},
         "model": {"embedding_dim": 64, "hidden_dim": 256, "num_layers": 2},
-        "train": {"epochs": 8, "batch_size": 64, "learning_rate": 0.003},
+        "train": {"epochs": 4, "batch_size": 64, "learning_rate": 0.003},
     },
     # Minutes-scale model for tests.
     "tiny": {

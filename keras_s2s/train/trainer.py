@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import keras
@@ -61,6 +62,8 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, valid_ds: tf.data.Dataset
         The Keras history dict (per-epoch lists of loss and metrics).
     """
     model_dir = Path(model_dir)
+    # Bucketed datasets have unknown cardinality; Keras warns at the end of the first epoch.
+    warnings.filterwarnings("ignore", message="Your input ran out of data")
     history = model.fit(train_ds, validation_data=valid_ds, epochs=cfg.epochs,
                         callbacks=make_callbacks(model_dir, valid_ds is not None),
                         shuffle=False, verbose=verbose)  # the pipeline shuffles

@@ -1,0 +1,1 @@
+"""Serving: clients and a local development server for exported SavedModels."""

@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny model trained once per test session on the built-in task."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+from keras_s2s import runs  # noqa: E402
+from keras_s2s.config import resolve  # noqa: E402
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    return resolve("tiny", overrides=["data.task_size=1500", "train.epochs=1"])
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_config):
+    """A run directory holding a `tiny` model trained for one epoch."""
+    model_dir = tmp_path_factory.mktemp("tiny_run")
+    splits = runs.builtin_splits(tiny_config)
+    runs.train(tiny_config, model_dir, splits.train, splits.valid[:200], verbose=0)
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_translator(tiny_run):
+    return runs.load_translator(tiny_run)

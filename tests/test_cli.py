@@ -1,0 +1,60 @@
+"""The `keras-s2s` command from the outside: train, evaluate, export, translate."""
+
+import json
+import subprocess
+import sys
+
+from keras_s2s import cli, runs
+
+
+def last_json(text):
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def test_train_evaluate_export_translate(tmp_path, capsys):
+    run = tmp_path / "run"
+    code = cli.main(["train", "--preset", "tiny", "--model-dir", str(run), "--epochs", "1",
+                     "--set", "data.task_size=300", "--seed", "3", "--json"])
+    assert code == 0
+    trained = last_json(capsys.readouterr().out)
+    assert trained["train_pairs"] == 300 and "loss" in trained
+    assert runs.load_config(run).seed == 3
+
+    assert cli.main(["evaluate", "--model-dir", str(run), "--json"]) == 0
+    captured = capsys.readouterr()
+    scores = last_json(captured.out)
+    assert {"bleu", "chrf", "exact_match", "bleu_signature"} <= set(scores)
+    assert scores["sentences"] == 1000
+    assert "BLEU" in captured.err and "tok:13a" in captured.err
+
+    assert cli.main(["export", "--model-dir", str(run), "--base", str(tmp_path / "exp"),
+                     "--name", "m", "--json"]) == 0
+    export_dir = last_json(capsys.readouterr().out)["export_dir"]
+    assert export_dir.endswith("m/1")
+
+    texts = ["12", "3 400", "77"]
+    assert cli.main(["translate", "--model-dir", str(run), "--input", _write(tmp_path, texts)]) == 0
+    in_process = capsys.readouterr().out.splitlines()
+    out = subprocess.run([sys.executable, "-m", "keras_s2s.cli", "translate", "--saved-model",
+                          export_dir], input="\n".join(texts) + "\n", capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.splitlines() == in_process
+
+
+def test_rerun_with_other_config_is_refused(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    base = ["train", "--preset", "tiny", "--model-dir", run, "--set", "data.task_size=100"]
+    assert cli.main(base) == 0
+    assert cli.main(base + ["--set", "model.hidden_dim=8"]) == 2
+    assert "another config" in capsys.readouterr().err
+
+
+def test_missing_run_dir_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["translate", "--model-dir", str(tmp_path / "nope")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def _write(tmp_path, lines):
+    path = tmp_path / "input.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
