@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from keras_s2s.constants import DATA_REPORT_FILE
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter quiet
 
 # Heavy modules (TensorFlow, the model) are imported inside the commands, so that
@@ -30,38 +32,83 @@ def _io_flags(parser: argparse.ArgumentParser, model_dir_required: bool = False)
     parser.add_argument("--json", action="store_true", help="print one JSON line of figures last")
 
 
-def resolve_config(args: argparse.Namespace, default_preset: str = "demo"):
-    """Defaults ← `--preset` ← `--config` ← `--set`, `--epochs`, `--seed`."""
+DATA_FLAGS = {"src": "train_src", "tgt": "train_tgt", "tsv": "train_tsv", "tfds": "train_tfds",
+              "valid_src": "valid_src", "valid_tgt": "valid_tgt", "valid_tsv": "valid_tsv",
+              "valid_tfds": "valid_tfds", "on_bad_line": "on_bad_line",
+              "reverse_source": "reverse_source"}
+
+
+def _data_flags(parser: argparse.ArgumentParser, valid: bool = True) -> None:
+    """Corpus flags; each is the same as setting its `data.*` config key."""
+    for flag in ("src", "tgt") + (("valid-src", "valid-tgt") if valid else ()):
+        parser.add_argument(f"--{flag}", help="one sentence per line, UTF-8, .gz accepted")
+    parser.add_argument("--tsv", help="a two-column TSV of pairs (instead of --src/--tgt)")
+    parser.add_argument("--tfds", help="a TFDS set, e.g. wmt14_translate/fr-en:train")
+    if valid:
+        parser.add_argument("--valid-tsv")
+        parser.add_argument("--valid-tfds")
+    parser.add_argument("--on-bad-line", choices=("error", "skip"),
+                        help="invalid UTF-8 or malformed lines: stop (default) or skip and count")
+    parser.add_argument("--reverse-source", action=argparse.BooleanOptionalAction,
+                        help="feed the source backwards (the paper's trick; on by default)")
+
+
+def resolve_config(args: argparse.Namespace):
+    """Defaults ← `--preset` ← `--config` ← `--set` ← `--epochs`, `--seed`, corpus flags.
+
+    Without a preset or config file, the built-in task uses the `demo` preset and a given
+    corpus uses the defaults.
+    """
     from keras_s2s.config import resolve
 
-    overrides = list(args.set)
+    overrides: list = list(args.set)
     if args.epochs is not None:
-        overrides.append(f"train.epochs={args.epochs}")
+        overrides.append({"train": {"epochs": args.epochs}})
     if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
-    preset = args.preset or (None if args.config else default_preset)
+        overrides.append({"seed": args.seed})
+    data = {key: getattr(args, flag) for flag, key in DATA_FLAGS.items()
+            if getattr(args, flag, None) is not None}
+    overrides.append({"data": data})
+    has_corpus = any(key.startswith("train_") for key in data)
+    preset = args.preset or (None if args.config or has_corpus else "demo")
     return resolve(preset, args.config, overrides)
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
     from keras_s2s import runs
-    from keras_s2s.data.corpus import read_parallel
 
     cfg = resolve_config(args)
-    if args.src or args.tgt:
-        if not (args.src and args.tgt):
-            raise ValueError("--src and --tgt go together; received only one of them.")
-        train_pairs = read_parallel(args.src, args.tgt)
-        valid_pairs = (read_parallel(args.valid_src, args.valid_tgt)
-                       if args.valid_src and args.valid_tgt else None)
-    else:
-        splits = runs.builtin_splits(cfg)
-        train_pairs, valid_pairs = splits.train, splits.valid
     start = time.time()
-    history = runs.train(cfg, args.model_dir, train_pairs, valid_pairs)
+    history = runs.train(cfg, args.model_dir)
     last = {key: round(float(values[-1]), 4) for key, values in history.items()}
-    return {"model_dir": args.model_dir, "train_pairs": len(train_pairs),
+    report = json.loads((Path(args.model_dir) / DATA_REPORT_FILE).read_text(encoding="utf-8"))
+    return {"model_dir": args.model_dir, "train_pairs": report["train"]["pairs"],
             "seconds": round(time.time() - start, 1), **last}
+
+
+def cmd_vocab(args: argparse.Namespace) -> dict:
+    from keras_s2s import runs
+
+    cfg = resolve_config(args)
+    train_corpus, _ = runs.corpora(cfg)
+    Path(args.model_dir).mkdir(parents=True, exist_ok=True)
+    report = train_corpus.scan().as_dict()
+    runs.build_vocabularies(cfg, train_corpus, args.model_dir)
+    src_tok, tgt_tok = runs.load_tokenizers(cfg, args.model_dir)
+    print(f"wrote vocabularies to {args.model_dir}", file=sys.stderr)
+    return {**report, "src_vocab_size": src_tok.vocab_size, "tgt_vocab_size": tgt_tok.vocab_size}
+
+
+def cmd_data_stats(args: argparse.Namespace) -> dict:
+    import tempfile
+
+    from keras_s2s import runs
+
+    if args.batch_size is not None:
+        args.set.append(f"train.batch_size={args.batch_size}")
+    cfg = resolve_config(args)
+    with tempfile.TemporaryDirectory() as scratch:
+        return runs.data_stats(cfg, args.model_dir or scratch)
 
 
 def _read_input(path: str | None) -> list[str]:
@@ -150,12 +197,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="keras-s2s", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train a model (the built-in task unless --src/--tgt)")
+    p = sub.add_parser("train", help="train a model (the built-in task unless a corpus is given)")
     _config_flags(p)
     _io_flags(p, model_dir_required=True)
-    for flag in ("--src", "--tgt", "--valid-src", "--valid-tgt"):
-        p.add_argument(flag, help="one sentence per line, UTF-8, .gz accepted")
+    _data_flags(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("vocab", help="build the vocabularies of a corpus into --model-dir")
+    _config_flags(p)
+    _io_flags(p, model_dir_required=True)
+    _data_flags(p, valid=False)
+    p.set_defaults(func=cmd_vocab)
+
+    p = sub.add_parser("data-stats", help="pairs, skipped lines, padding with/without bucketing")
+    _config_flags(p)
+    _io_flags(p)
+    _data_flags(p, valid=False)
+    p.add_argument("--batch-size", type=int, help="sentences per batch (train.batch_size)")
+    p.set_defaults(func=cmd_data_stats)
 
     for name, func, text in (("translate", cmd_translate, "translate stdin (or --input)"),
                              ("evaluate", cmd_evaluate, "BLEU/chrF/exact match on a test set")):
@@ -190,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         figures = args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as err:
+    except (ValueError, OSError, FloatingPointError) as err:
         print(f"keras-s2s {args.command}: error: {err}", file=sys.stderr)
         return 2
     if getattr(args, "json", False) or args.command == "demo":

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
+
+
+TOKENIZERS = ("word", "space", "char", "sentencepiece")
 
 
 class ConfigError(ValueError):
@@ -20,14 +23,32 @@ class DataConfig:
     task: str = "numbers_fr"  # built-in generated task used when no corpus files are given
     task_size: int = 30000  # sentence pairs the built-in task generates for training
     task_seed: int = 2014  # fixes the built-in task's splits whatever the training seed
-    src_tokenizer: str = "word"  # "word" (whitespace) or "char" (Unicode characters)
+    train_src: str = ""  # corpus files: a line-aligned pair of text files (.gz accepted) …
+    train_tgt: str = ""
+    train_tsv: str = ""  # … or one two-column TSV …
+    train_tfds: str = ""  # … or a TFDS set "name/config:split", e.g. "wmt14_translate/fr-en:train"
+    valid_src: str = ""  # validation data, same three forms (optional)
+    valid_tgt: str = ""
+    valid_tsv: str = ""
+    valid_tfds: str = ""
+    src_lang: str = "en"  # TFDS feature keys of the two sides
+    tgt_lang: str = "fr"
+    tsv_src_column: int = 0  # 0-based TSV columns of source and target
+    tsv_tgt_column: int = 1
+    on_bad_line: str = "error"  # "error" stops at an undecodable line; "skip" counts and skips it
+    # "word": words and punctuation (spacing restored on output); "space": whitespace only
+    # (pre-tokenized text); "char": Unicode characters; "sentencepiece": subwords.
+    src_tokenizer: str = "word"
     tgt_tokenizer: str = "word"
-    src_vocab_size: int = 8000  # the N most frequent source words, reserved tokens included
+    src_vocab_size: int = 8000  # the N most frequent source pieces, reserved tokens included
     tgt_vocab_size: int = 8000
     reverse_source: bool = True  # the paper's trick: feed the source backwards
-    max_src_len: int = 100  # longer pairs are filtered out (and counted) in training
-    max_tgt_len: int = 100
-    shuffle_buffer: int = 20000
+    max_src_len: int = 50  # longer pairs are filtered out of training (and counted)
+    max_tgt_len: int = 50
+    bucket_width: int = 3  # batches group pairs whose src and tgt lengths agree to this width
+    batch_tokens: int = 0  # >0: size batches by tokens instead of train.batch_size sentences
+    shuffle_buffer: int = 20000  # pairs shuffled with the run's seed before bucketing
+    deterministic: bool = True  # tf.data keeps element order (reproducible batches)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,13 +101,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     # The built-in numbers → French words task: characters in, words out.
     "demo": {
-        "data": {"src_tokenizer": "char", "max_src_len": 20, "max_tgt_len": 20},
+        "data": {"src_tokenizer": "char", "tgt_tokenizer": "space", "max_src_len": 20,
+                 "max_tgt_len": 20},
         "model": {"embedding_dim": 64, "hidden_dim": 256, "num_layers": 2},
         "train": {"epochs": 4, "batch_size": 64, "learning_rate": 0.003},
     },
     # Minutes-scale model for tests.
     "tiny": {
-        "data": {"src_tokenizer": "char", "task_size": 2000, "max_src_len": 20, "max_tgt_len": 20},
+        "data": {"src_tokenizer": "char", "tgt_tokenizer": "space", "task_size": 2000,
+                 "max_src_len": 20, "max_tgt_len": 20},
         "model": {"embedding_dim": 16, "hidden_dim": 32, "num_layers": 2},
         "train": {"epochs": 1, "batch_size": 32},
     },
@@ -164,8 +187,9 @@ def from_dict(values: Mapping[str, Any]) -> Config:
 def validate(cfg: Config) -> Config:
     """Rejects values that would fail later with an obscure error."""
     choices = {
-        "data.src_tokenizer": (cfg.data.src_tokenizer, ("word", "char")),
-        "data.tgt_tokenizer": (cfg.data.tgt_tokenizer, ("word", "char")),
+        "data.src_tokenizer": (cfg.data.src_tokenizer, TOKENIZERS),
+        "data.tgt_tokenizer": (cfg.data.tgt_tokenizer, TOKENIZERS),
+        "data.on_bad_line": (cfg.data.on_bad_line, ("error", "skip")),
         "train.optimizer": (cfg.train.optimizer, ("adam", "sgd")),
         "train.loss": (cfg.train.loss, ("token_mean", "sentence_sum")),
     }
@@ -174,7 +198,9 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"Config key '{key}' must be one of {allowed}; received: {value!r}.")
     positive = {"model.hidden_dim": cfg.model.hidden_dim, "model.num_layers": cfg.model.num_layers,
                 "model.embedding_dim": cfg.model.embedding_dim,
-                "train.batch_size": cfg.train.batch_size, "train.epochs": cfg.train.epochs,
+                "train.batch_size": cfg.train.batch_size,
+                "data.bucket_width": cfg.data.bucket_width,
+                "data.max_src_len": cfg.data.max_src_len, "data.max_tgt_len": cfg.data.max_tgt_len, "train.epochs": cfg.train.epochs,
                 "data.src_vocab_size": cfg.data.src_vocab_size,
                 "data.tgt_vocab_size": cfg.data.tgt_vocab_size}
     for key, value in positive.items():
@@ -184,13 +210,14 @@ def validate(cfg: Config) -> Config:
 
 
 def resolve(preset: str | None = None, config_file: str | Path | None = None,
-            overrides: list[str] | tuple[str, ...] = ()) -> Config:
+            overrides: Sequence[str | Mapping[str, Any]] = ()) -> Config:
     """Defaults ← preset ← YAML file ← `--set` overrides, later ones winning.
 
     Args:
         preset: a name from `PRESETS`, or None for the defaults.
         config_file: a YAML file of nested sections (`model:`, `train:` ...).
-        overrides: `key=value` strings with dotted keys, e.g. `train.epochs=3`.
+        overrides: `key=value` strings with dotted keys, e.g. `train.epochs=3`, or nested
+            dicts such as `{"data": {"train_src": path}}` (values taken as they are).
 
     Returns:
         The frozen, validated `Config`.
@@ -202,8 +229,9 @@ def resolve(preset: str | None = None, config_file: str | Path | None = None,
         values = _deep_update(values, PRESETS[preset])
     if config_file is not None:
         values = _deep_update(values, load_yaml(config_file))
-    for text in overrides:
-        values = _deep_update(values, parse_override(text))
+    for override in overrides:
+        update = parse_override(override) if isinstance(override, str) else override
+        values = _deep_update(values, update)
     return from_dict(values)
 
 

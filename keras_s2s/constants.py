@@ -10,8 +10,7 @@ PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 
 # Files inside a run directory (`--model-dir`).
 CONFIG_FILE = "config.yaml"
-SRC_VOCAB_FILE = "src.vocab"
-TGT_VOCAB_FILE = "tgt.vocab"
+DATA_REPORT_FILE = "data_report.json"
 WEIGHTS_FILE = "model.weights.h5"
 METRICS_FILE = "metrics.json"
 LOG_DIR = "logs"

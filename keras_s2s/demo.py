@@ -50,7 +50,7 @@ def run_demo(cfg: Config, model_dir: str | Path) -> dict:
          f"{len(splits.test)} test pairs, e.g. {splits.train[0][0]!r} → {splits.train[0][1]!r}")
     _say(f"training {cfg.model.num_layers}x{cfg.model.hidden_dim} LSTMs for "
          f"{cfg.train.epochs} epochs into {model_dir}")
-    runs.train(cfg, model_dir, splits.train, splits.valid)
+    runs.train(cfg, model_dir)
 
     translator = runs.load_translator(model_dir)
     sources = [s for s, _ in splits.test]

@@ -2,30 +2,43 @@
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from pathlib import Path
-from typing import Sequence
 
 import keras
+import tensorflow as tf
 import yaml
 
 from keras_s2s import config as config_lib
 from keras_s2s.config import Config
-from keras_s2s.constants import CONFIG_FILE, SRC_VOCAB_FILE, TGT_VOCAB_FILE, WEIGHTS_FILE
-from keras_s2s.data.pipeline import make_dataset
+from keras_s2s.constants import CONFIG_FILE, DATA_REPORT_FILE, WEIGHTS_FILE
+from keras_s2s.data.corpus import Corpus, PairListCorpus, open_corpus
+from keras_s2s.data.pipeline import (count_too_long, dataset_from_corpus, make_dataset,
+                                     padding_stats)
 from keras_s2s.data.tasks import TaskSplits, load_task
 from keras_s2s.data.tokenizer import Tokenizer
-from keras_s2s.data.vocab import build_vocab, load_vocab, save_vocab
+from keras_s2s.data.vocab import SIDES, build_side, load_tokenizer, vocab_exists
 from keras_s2s.decode.translator import Translator
 from keras_s2s.model.inference import make_encode, make_step
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train import trainer
 
-Pairs = Sequence[tuple[str, str]]
-
 
 def builtin_splits(cfg: Config) -> TaskSplits:
     """The built-in task's train/valid/test pairs for this config."""
     return load_task(cfg.data.task, cfg.data.task_seed, cfg.data.task_size)
+
+
+def corpora(cfg: Config) -> tuple[Corpus, Corpus | None]:
+    """The training and validation corpora the config names, else the built-in task's."""
+    train_corpus = open_corpus(cfg.data, "train")
+    if train_corpus is None:
+        splits = builtin_splits(cfg)
+        return (PairListCorpus(splits.train, f"{cfg.data.task} train"),
+                PairListCorpus(splits.valid, f"{cfg.data.task} valid"))
+    return train_corpus, open_corpus(cfg.data, "valid")
 
 
 def _write_config(cfg: Config, model_dir: Path) -> None:
@@ -40,40 +53,100 @@ def _write_config(cfg: Config, model_dir: Path) -> None:
     config_lib.save(cfg, path)
 
 
-def _vocabularies(cfg: Config, pairs: Pairs, model_dir: Path) -> tuple[list[str], list[str]]:
-    """Builds the vocabularies from the training pairs, or loads them when resuming."""
-    src_path, tgt_path = model_dir / SRC_VOCAB_FILE, model_dir / TGT_VOCAB_FILE
-    if src_path.exists() and tgt_path.exists():
-        return load_vocab(src_path), load_vocab(tgt_path)
-    src_vocab = build_vocab((s for s, _ in pairs), cfg.data.src_tokenizer, cfg.data.src_vocab_size)
-    tgt_vocab = build_vocab((t for _, t in pairs), cfg.data.tgt_tokenizer, cfg.data.tgt_vocab_size)
-    save_vocab(src_vocab, src_path)
-    save_vocab(tgt_vocab, tgt_path)
-    return src_vocab, tgt_vocab
+def build_vocabularies(cfg: Config, corpus: Corpus, model_dir: str | Path) -> None:
+    """Builds both sides' vocabularies (or SentencePiece models) from a training corpus."""
+    pairs = dataset_from_corpus(corpus)
+    sides = ((0, cfg.data.src_tokenizer, cfg.data.src_vocab_size),
+             (1, cfg.data.tgt_tokenizer, cfg.data.tgt_vocab_size))
+    for side, (index, mode, size) in zip(SIDES, sides):
+        texts = pairs.map(lambda *pair, i=index: pair[i])
+        build_side(texts, mode, size, model_dir, side)
 
 
-def train(cfg: Config, model_dir: str | Path, train_pairs: Pairs, valid_pairs: Pairs | None,
-          verbose: int | str = "auto") -> dict:
-    """Trains a model on string pairs into `model_dir` (config, vocabularies, weights, logs).
+def load_tokenizers(cfg: Config, model_dir: str | Path) -> tuple[Tokenizer, Tokenizer]:
+    return (load_tokenizer(model_dir, "src", cfg.data.src_tokenizer),
+            load_tokenizer(model_dir, "tgt", cfg.data.tgt_tokenizer))
+
+
+def prepare_data(cfg: Config, model_dir: Path, train_corpus: Corpus,
+                 valid_corpus: Corpus | None) -> tuple[tf.data.Dataset, tf.data.Dataset | None,
+                                                       dict]:
+    """Validates the corpora (errors before training), builds vocabularies, makes batches.
+
+    Returns:
+        `(train_batches, valid_batches or None, report)`; the report counts pairs, skipped
+        bad lines, empty and over-long pairs, and is also written to `data_report.json`.
+    """
+    report = {"train": train_corpus.scan().as_dict()}
+    if valid_corpus is not None:
+        report["valid"] = valid_corpus.scan().as_dict()
+    if not vocab_exists(model_dir, (cfg.data.src_tokenizer, cfg.data.tgt_tokenizer)):
+        build_vocabularies(cfg, train_corpus, model_dir)
+    src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
+    train_pairs = dataset_from_corpus(train_corpus)
+    report["train"]["too_long"] = count_too_long(train_pairs, src_tok, tgt_tok, cfg.data)
+    (model_dir / DATA_REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    train_ds = make_dataset(train_pairs, src_tok, tgt_tok, cfg.data, cfg.train.batch_size,
+                            shuffle=True, seed=cfg.seed)
+    valid_ds = (make_dataset(dataset_from_corpus(valid_corpus), src_tok, tgt_tok, cfg.data,
+                             cfg.train.batch_size) if valid_corpus is not None else None)
+    return train_ds, valid_ds, report
+
+
+def data_stats(cfg: Config, model_dir: str | Path) -> dict:
+    """Reads the training corpus and measures its batches, bucketed and not.
+
+    Vocabularies already in `model_dir` are used, else built there.
+
+    Returns:
+        `{"pairs", "skipped", "empty", "too_long", "batches", "padding_fraction",
+        "padding_fraction_unbucketed", "tokens_per_s", ...}` (tokens: source + target, `</s>`
+        included, no padding).
+    """
+    model_dir = Path(model_dir)
+    train_corpus, _ = corpora(cfg)
+    figures: dict = dict(train_corpus.scan().as_dict())
+    if not vocab_exists(model_dir, (cfg.data.src_tokenizer, cfg.data.tgt_tokenizer)):
+        build_vocabularies(cfg, train_corpus, model_dir)
+    src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
+    pairs = dataset_from_corpus(train_corpus).cache()  # read once; time the pipeline itself
+    figures["too_long"] = count_too_long(pairs, src_tok, tgt_tok, cfg.data)
+    batches = dict(src_tok=src_tok, tgt_tok=tgt_tok, data=cfg.data,
+                   batch_size=cfg.train.batch_size, shuffle=True, seed=cfg.seed)
+    start = time.perf_counter()
+    bucketed = padding_stats(make_dataset(pairs, **batches))
+    seconds = time.perf_counter() - start
+    plain = padding_stats(make_dataset(pairs, bucketed=False, **batches))
+    tokens = bucketed["src_tokens"] + bucketed["tgt_tokens"]
+    return {**figures, **bucketed, "padding_fraction_unbucketed": plain["padding_fraction"],
+            "batches_unbucketed": plain["batches"], "batch_size": cfg.train.batch_size,
+            "tokens_per_s": round(tokens / seconds), "sentences_per_s":
+                round(bucketed["sentences"] / seconds)}
+
+
+def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None,
+          valid_corpus: Corpus | None = None, verbose: int | str = "auto") -> dict:
+    """Trains into `model_dir` (config, vocabularies, data report, weights, logs).
+
+    Args:
+        cfg: the resolved config.
+        model_dir: the run directory.
+        train_corpus, valid_corpus: default to `corpora(cfg)`.
+        verbose: Keras verbosity.
 
     Returns:
         The Keras history dict.
     """
     model_dir = Path(model_dir)
+    if train_corpus is None:
+        train_corpus, valid_corpus = corpora(cfg)
     model_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)  # Python, NumPy and TF
     _write_config(cfg, model_dir)
-    src_vocab, tgt_vocab = _vocabularies(cfg, train_pairs, model_dir)
-    src_tok = Tokenizer(src_vocab, cfg.data.src_tokenizer)
-    tgt_tok = Tokenizer(tgt_vocab, cfg.data.tgt_tokenizer)
-    data = cfg.data
-    batches = dict(src_tok=src_tok, tgt_tok=tgt_tok, batch_size=cfg.train.batch_size,
-                   max_src_len=data.max_src_len, max_tgt_len=data.max_tgt_len,
-                   reverse=data.reverse_source)
-    train_ds = make_dataset(train_pairs, shuffle_buffer=data.shuffle_buffer, seed=cfg.seed,
-                            **batches)
-    valid_ds = make_dataset(valid_pairs, **batches) if valid_pairs else None
-    model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab))
+    train_ds, valid_ds, report = prepare_data(cfg, model_dir, train_corpus, valid_corpus)
+    print(f"data: {train_corpus.description}: {json.dumps(report)}", file=sys.stderr)
+    src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
+    model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
     trainer.compile_model(model, cfg.train)
     return trainer.fit(model, train_ds, valid_ds, cfg.train, model_dir, verbose=verbose)
 
@@ -87,29 +160,26 @@ def load_config(model_dir: str | Path) -> Config:
     return config_lib.from_dict(config_lib.load_yaml(path))
 
 
-def load_model(model_dir: str | Path) -> tuple[Config, keras.Model, list[str], list[str]]:
+def load_model(model_dir: str | Path) -> tuple[Config, keras.Model, Tokenizer, Tokenizer]:
     """Rebuilds a trained run's model with its final weights.
 
     Returns:
-        `(config, model, src_vocab, tgt_vocab)`.
+        `(config, model, src_tokenizer, tgt_tokenizer)`.
     """
     model_dir = Path(model_dir)
     cfg = load_config(model_dir)
-    src_vocab = load_vocab(model_dir / SRC_VOCAB_FILE)
-    tgt_vocab = load_vocab(model_dir / TGT_VOCAB_FILE)
+    src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
     weights = model_dir / WEIGHTS_FILE
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} is missing: the run in {model_dir} has not "
                                 "finished training. Rerun the same `keras-s2s train` to resume.")
-    model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab))
+    model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
     model.load_weights(str(weights))
-    return cfg, model, src_vocab, tgt_vocab
+    return cfg, model, src_tok, tgt_tok
 
 
 def load_translator(model_dir: str | Path) -> Translator:
     """The in-graph string-to-string Translator of a trained run."""
-    cfg, model, src_vocab, tgt_vocab = load_model(model_dir)
-    return Translator(Tokenizer(src_vocab, cfg.data.src_tokenizer, name="src_tokenizer"),
-                      Tokenizer(tgt_vocab, cfg.data.tgt_tokenizer, name="tgt_tokenizer"),
-                      make_encode(model), make_step(model), cfg.data.reverse_source,
-                      cfg.decode, trackables=(model,))
+    cfg, model, src_tok, tgt_tok = load_model(model_dir)
+    return Translator(src_tok, tgt_tok, make_encode(model), make_step(model),
+                      cfg.data.reverse_source, cfg.decode, trackables=(model,))

@@ -21,8 +21,7 @@ def tiny_config():
 def tiny_run(tmp_path_factory, tiny_config):
     """A run directory holding a `tiny` model trained for one epoch."""
     model_dir = tmp_path_factory.mktemp("tiny_run")
-    splits = runs.builtin_splits(tiny_config)
-    runs.train(tiny_config, model_dir, splits.train, splits.valid[:200], verbose=0)
+    runs.train(tiny_config, model_dir, verbose=0)
     return model_dir
 
 

@@ -6,7 +6,9 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from keras_s2s.config import DataConfig
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID, SOURCE, TARGET_IN
+from keras_s2s.data.corpus import Corpus
 from keras_s2s.data.tokenizer import Tokenizer
 
 Transform = Callable[[tf.data.Dataset], tf.data.Dataset]
@@ -59,15 +61,40 @@ def filter_length(max_src_len: int, max_tgt_len: int) -> Transform:
     return transform
 
 
-def bucket_batches(batch_size: int, boundaries: Sequence[int]) -> Transform:
-    """Batches pairs of similar length together and pads them on the right with `<pad>`."""
+def bucket_batches(batch_size: int, width: int, max_len: int, batch_tokens: int = 0) -> Transform:
+    """Groups pairs whose source *and* target lengths are close, then pads on the right.
+
+    The bucket key is `(src_len // width, tgt_len // width)`, so both sides of a batch are
+    about as long as each other and padding stays small.
+
+    Args:
+        batch_size: sentences per batch (when `batch_tokens` is 0).
+        width: bucket width in tokens.
+        max_len: the longest sequence (`</s>` included) the filter lets through.
+        batch_tokens: >0 sizes batches by tokens: `batch_tokens // longest side of the bucket`.
+    """
+    stride = max_len // width + 2  # > any tgt bucket index
+
+    def key(s: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
+        return tf.cast((tf.size(s) // width) * stride + tf.size(t) // width, tf.int64)
+
+    def window_size(k: tf.Tensor) -> tf.Tensor:
+        if batch_tokens <= 0:
+            return tf.constant(batch_size, tf.int64)
+        longest = (tf.maximum(k // stride, k % stride) + 1) * width - 1  # in this bucket
+        return tf.maximum(tf.constant(batch_tokens, tf.int64) // longest, 1)
+
     def transform(ds: tf.data.Dataset) -> tf.data.Dataset:
-        return ds.bucket_by_sequence_length(
-            element_length_func=lambda s, t: tf.maximum(tf.size(s), tf.size(t)),
-            bucket_boundaries=list(boundaries),
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padding_values=(PAD_ID, PAD_ID))
+        return ds.group_by_window(
+            key_func=key, window_size_func=window_size,
+            reduce_func=lambda k, window: window.padded_batch(
+                window_size(k), padding_values=(PAD_ID, PAD_ID)))
     return transform
+
+
+def plain_batches(batch_size: int) -> Transform:
+    """Batches pairs in arrival order, padded to the longest of each batch (no bucketing)."""
+    return lambda ds: ds.padded_batch(batch_size, padding_values=(PAD_ID, PAD_ID))
 
 
 def teacher_forcing() -> Transform:
@@ -82,47 +109,87 @@ def teacher_forcing() -> Transform:
     return lambda ds: ds.map(split)
 
 
-def length_boundaries(max_len: int, width: int = 2) -> list[int]:
-    """Bucket boundaries every `width` tokens up to `max_len + 1` (the `</s>`)."""
-    return list(range(width + 1, max_len + 2, width))
+def dataset_from_pairs(pairs: Sequence[tuple[str, str]]) -> tf.data.Dataset:
+    """`(source, target)` string pairs held in memory → a dataset of scalar string pairs."""
+    if not pairs:
+        raise ValueError("Received no sentence pairs: the corpus is empty after filtering.")
+    sources, targets = zip(*pairs)
+    return tf.data.Dataset.from_tensor_slices((list(sources), list(targets)))
 
 
-def make_dataset(pairs: Sequence[tuple[str, str]], src_tok: Tokenizer, tgt_tok: Tokenizer,
-                 batch_size: int, max_src_len: int, max_tgt_len: int,
-                 reverse: bool = True, shuffle_buffer: int = 0,
-                 seed: int | None = None) -> tf.data.Dataset:
-    """Training batches from `(source, target)` string pairs.
+def dataset_from_corpus(corpus: Corpus) -> tf.data.Dataset:
+    """Streams a corpus (read afresh each epoch, so it may exceed memory) as string pairs."""
+    spec = tf.TensorSpec([], tf.string)
+    return tf.data.Dataset.from_generator(corpus.pairs, output_signature=(spec, spec))
+
+
+def make_dataset(pairs: tf.data.Dataset, src_tok: Tokenizer, tgt_tok: Tokenizer,
+                 data: DataConfig, batch_size: int, shuffle: bool = False,
+                 seed: int | None = None, bucketed: bool = True) -> tf.data.Dataset:
+    """Training batches from a dataset of `(source, target)` scalar strings.
 
     Args:
-        pairs: sentence pairs.
+        pairs: from `dataset_from_pairs` or `dataset_from_corpus`.
         src_tok, tgt_tok: in-graph tokenizers.
-        batch_size: sentences per batch.
-        max_src_len, max_tgt_len: longer pairs are dropped.
-        reverse: reverse the source tokens (the paper's trick).
-        shuffle_buffer: >0 shuffles pairs with `seed` before batching, and batches after.
-        seed: shuffling seed.
+        data: lengths, reversal, bucketing and shuffling settings.
+        batch_size: sentences per batch (unless `data.batch_tokens` > 0).
+        shuffle: shuffle pairs (buffer `data.shuffle_buffer`, `seed`) and batches.
+        seed: shuffling seed; the same seed gives the same batches.
+        bucketed: group pairs of similar lengths (False: arrival order, for comparison).
 
     Returns:
         A dataset of `({"source": [b, S], "target_in": [b, T]}, target_out [b, T])` int32,
         padded on the right with `<pad>`.
     """
-    if not pairs:
-        raise ValueError("make_dataset received no sentence pairs.")
-    sources, targets = zip(*pairs)
-    ds = tf.data.Dataset.from_tensor_slices((list(sources), list(targets)))
-    if shuffle_buffer:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if shuffle:
+        pairs = pairs.shuffle(data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    max_len = max(data.max_src_len, data.max_tgt_len) + 1
+    batching = (bucket_batches(batch_size, data.bucket_width, max_len, data.batch_tokens)
+                if bucketed else plain_batches(batch_size))
     steps = [
         tokenize(src_tok, tgt_tok),
-        reverse_source(reverse),
+        reverse_source(data.reverse_source),
         append_eos(),
         unbatch(),
-        filter_length(max_src_len, max_tgt_len),
-        bucket_batches(batch_size, length_boundaries(max(max_src_len, max_tgt_len))),
+        filter_length(data.max_src_len, data.max_tgt_len),
+        batching,
         teacher_forcing(),
     ]
     for step in steps:
-        ds = ds.apply(step)
-    if shuffle_buffer:
-        ds = ds.shuffle(64, seed=seed)  # mix buckets so batch lengths do not come in order
-    return ds.prefetch(tf.data.AUTOTUNE)
+        pairs = pairs.apply(step)
+    if shuffle:
+        pairs = pairs.shuffle(128, seed=seed)  # mix buckets so lengths do not come in order
+    options = tf.data.Options()
+    options.deterministic = data.deterministic
+    return pairs.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def count_too_long(pairs: tf.data.Dataset, src_tok: Tokenizer, tgt_tok: Tokenizer,
+                   data: DataConfig, chunk: int = 4096) -> int:
+    """How many pairs `filter_length` will drop for being longer than the limits."""
+    dropped = 0
+    for src, tgt in pairs.batch(chunk).map(
+            lambda s, t: (src_tok.tokenize(s).row_lengths(), tgt_tok.tokenize(t).row_lengths())):
+        dropped += int(tf.reduce_sum(tf.cast(
+            (src > data.max_src_len) | (tgt > data.max_tgt_len), tf.int32)))
+    return dropped
+
+
+def padding_stats(batches: tf.data.Dataset) -> dict[str, float]:
+    """Counts real and padded tokens in `make_dataset` batches (source + target).
+
+    Returns:
+        `{"batches", "sentences", "src_tokens", "tgt_tokens", "padding_fraction"}`, where
+        tokens include `</s>` and the fraction is padded slots / all slots.
+    """
+    totals = dict(batches=0, sentences=0, src_tokens=0, tgt_tokens=0, slots=0)
+    for inputs, target_out in batches:
+        src = inputs[SOURCE]
+        totals["batches"] += 1
+        totals["sentences"] += int(tf.shape(src)[0])
+        totals["src_tokens"] += int(tf.math.count_nonzero(src))
+        totals["tgt_tokens"] += int(tf.math.count_nonzero(target_out))
+        totals["slots"] += int(tf.size(src)) + int(tf.size(target_out))
+    real = totals["src_tokens"] + totals["tgt_tokens"]
+    slots = totals.pop("slots")
+    return {**totals, "padding_fraction": round(1.0 - real / max(slots, 1), 4)}

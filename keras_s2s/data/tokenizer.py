@@ -1,4 +1,4 @@
-"""In-graph tokenizer: strings ↔ ids with core TF ops only, so exports carry it."""
+"""In-graph tokenizers (core TF ops, or TF-Text's SentencePiece op), so exports carry them."""
 
 from __future__ import annotations
 
@@ -6,26 +6,62 @@ import tensorflow as tf
 
 from keras_s2s.constants import EOS_ID, RESERVED_TOKENS, UNK_ID
 
+VOCAB_MODES = ("space", "word", "char")
+MODES = VOCAB_MODES + ("sentencepiece",)
+WORD_START = "▁"  # marks a piece that followed whitespace, so spacing can be restored
+_LETTERS = r"\p{L}\p{N}\p{M}"
+
+
+def normalize_spaces(text: tf.Tensor) -> tf.Tensor:
+    """Maps every Unicode space (no-break, thin, zero-width …) and tab to one ASCII space."""
+    text = tf.strings.regex_replace(text, r"[\p{Zs}\x{200B}\t\r\n]+", " ")
+    return tf.strings.strip(text)
+
+
+def keep_before_eos(ids: tf.Tensor) -> tf.RaggedTensor:
+    """`[batch, len]` ids → `[batch, (len)]` real tokens: up to the first `</s>`, no reserved
+    ids except `<unk>`, which stays visible."""
+    ids = tf.cast(ids, tf.int32)
+    before_eos = tf.math.cumsum(tf.cast(ids == EOS_ID, tf.int32), axis=1, exclusive=True) == 0
+    keep = before_eos & ((ids >= len(RESERVED_TOKENS)) | (ids == UNK_ID))
+    return tf.ragged.boolean_mask(ids, keep)
+
 
 class Tokenizer(tf.Module):
-    """Maps sentences to ids and back inside a TF graph (no `tf.py_function`).
+    """Base: `tokenize([batch] strings) → [batch, (tokens)] int32`; `detokenize` back."""
+
+    mode = "base"
+    vocab_size = 0
+
+    def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
+        raise NotImplementedError
+
+    def detokenize(self, ids: tf.Tensor) -> tf.Tensor:
+        """`[batch, len]` ids (stopping at the first `</s>`) → `[batch]` strings."""
+        raise NotImplementedError
+
+
+class VocabTokenizer(Tokenizer):
+    """Splits text into pieces and looks them up in a vocabulary (unknown → `<unk>`).
 
     Args:
         vocab: tokens, reserved tokens first (see `keras_s2s.data.vocab`).
-        mode: "word" splits on whitespace and joins with a space; "char" splits into
-            Unicode characters and joins with nothing.
+        mode: "space" splits on whitespace and joins with spaces (pre-tokenized text);
+            "word" splits words and punctuation apart, marking pieces that followed a space
+            with "▁" so detokenization restores the original spacing; "char" splits into
+            Unicode characters.
 
     Example:
 
-    >>> tok = Tokenizer(["<pad>", "<unk>", "<s>", "</s>", "un", "deux"], "word")
-    >>> tok.tokenize(tf.constant(["un deux trois"]))
-    <tf.RaggedTensor [[4, 5, 1]]>
+    >>> tok = VocabTokenizer(["<pad>", "<unk>", "<s>", "</s>", "▁un", "▁deux", "."], "word")
+    >>> tok.tokenize(tf.constant(["un deux."])).to_list()
+    [[4, 5, 6]]
     """
 
     def __init__(self, vocab: list[str], mode: str, name: str | None = None):
         super().__init__(name=name)
-        if mode not in ("word", "char"):
-            raise ValueError(f"Tokenizer mode must be 'word' or 'char'; received: {mode!r}.")
+        if mode not in VOCAB_MODES:
+            raise ValueError(f"Tokenizer mode must be one of {VOCAB_MODES}; received: {mode!r}.")
         if tuple(vocab[:len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
             raise ValueError(f"Vocabulary must start with {RESERVED_TOKENS}.")
         self.mode = mode
@@ -37,24 +73,54 @@ class Tokenizer(tf.Module):
             default_value=UNK_ID)
 
     def split(self, text: tf.Tensor) -> tf.RaggedTensor:
-        """Splits `[batch]` strings into `[batch, (tokens)]` string pieces."""
+        """Splits `[batch]` strings into `[batch, (pieces)]` strings (vocabularies count these)."""
+        text = normalize_spaces(text)
+        if self.mode == "char":
+            return tf.strings.unicode_split(text, "UTF-8", errors="replace")
         if self.mode == "word":
-            return tf.strings.split(text)
-        return tf.strings.unicode_split(text, "UTF-8", errors="replace")
+            text = tf.strings.regex_replace(text, WORD_START, "_")
+            text = tf.strings.regex_replace(text, r"(^| )", WORD_START)  # "▁A▁man."
+            # Each piece: an optional marker and a run of letters/digits, or one other sign.
+            text = tf.strings.regex_replace(
+                text, f"({WORD_START}?[{_LETTERS}]+|{WORD_START}?[^{_LETTERS}{WORD_START}])",
+                r" \1 ")
+        return tf.strings.split(text)
 
     def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
-        """Maps `[batch]` strings to `[batch, (tokens)]` int32 ids; unknown → `<unk>`."""
         return tf.ragged.map_flat_values(self._table.lookup, self.split(text))
 
     def detokenize(self, ids: tf.Tensor) -> tf.Tensor:
-        """Maps `[batch, length]` ids to `[batch]` strings.
+        pieces = tf.gather(self._vocab, keep_before_eos(ids))
+        if self.mode == "space":
+            return tf.strings.reduce_join(pieces, axis=1, separator=" ")
+        text = tf.strings.reduce_join(pieces, axis=1)
+        if self.mode == "word":
+            text = tf.strings.strip(tf.strings.regex_replace(text, WORD_START, " "))
+        return text
 
-        Everything from the first `</s>` on is dropped, and so are the other reserved
-        tokens except `<unk>`, which stays visible.
-        """
-        ids = tf.cast(ids, tf.int32)
-        before_eos = tf.math.cumsum(tf.cast(ids == EOS_ID, tf.int32), axis=1, exclusive=True) == 0
-        keep = before_eos & ((ids >= len(RESERVED_TOKENS)) | (ids == UNK_ID))
-        pieces = tf.ragged.boolean_mask(tf.gather(self._vocab, ids), keep)
-        separator = " " if self.mode == "word" else ""
-        return tf.strings.reduce_join(pieces, axis=1, separator=separator)
+
+class SentencePieceTokenizer(Tokenizer):
+    """Subwords with a trained SentencePiece model, run by TF-Text's in-graph op.
+
+    The model must have been trained with `<pad>`, `<unk>`, `<s>`, `</s>` at ids 0-3
+    (`keras_s2s.data.vocab.train_sentencepiece` does so); detokenization is exact up to
+    SentencePiece's normalisation.
+
+    Args:
+        model: the serialized SentencePiece model proto.
+    """
+
+    mode = "sentencepiece"
+
+    def __init__(self, model: bytes, name: str | None = None):
+        super().__init__(name=name)
+        import tensorflow_text as tf_text
+
+        self._sp = tf_text.SentencepieceTokenizer(model=model, out_type=tf.int32)
+        self.vocab_size = int(self._sp.vocab_size())
+
+    def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
+        return self._sp.tokenize(normalize_spaces(text))
+
+    def detokenize(self, ids: tf.Tensor) -> tf.Tensor:
+        return self._sp.detokenize(keep_before_eos(ids))
