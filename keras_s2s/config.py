@@ -60,18 +60,26 @@ class ModelConfig:
     num_layers: int = 2  # per side; encoder layer i initialises decoder layer i
     dropout: float = 0.0
     init_scale: float = 0.0  # >0: every weight ~ U(-s, s) as in the paper (0.08); 0: Keras defaults
+    peephole: bool = False  # the paper's (Graves) LSTM with peephole connections
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings for `model.fit`."""
 
-    epochs: int = 10
-    batch_size: int = 64
+    epochs: float = 10.0  # a fraction trains part of the last epoch (the paper: 7.5)
+    batch_size: int = 64  # sentences per batch, over all replicas
     optimizer: str = "adam"  # "adam" or "sgd"
     learning_rate: float = 0.002
-    clip_norm: float = 5.0  # clip the global gradient norm; 0 disables
+    schedule: str = "constant"  # "constant", or "paper": halve every decay_every epochs ...
+    decay_start_epoch: float = 5.0  # ... from this epoch on
+    decay_every: float = 0.5
+    clip_norm: float = 5.0  # g ← clip·g/‖g‖ when the global norm of the summed gradient exceeds it
     loss: str = "token_mean"  # "token_mean" or "sentence_sum" (paper: sum per sentence / batch)
+    label_smoothing: float = 0.0
+    checkpoint_every: int = 200  # steps between checkpoints (a killed run loses at most these)
+    strategy: str = "auto"  # "auto", "mirrored", "multi-worker" or "one-device"
+    precision: str = "fp32"  # "fp32", "bf16" or "fp16" (softmax and loss stay fp32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,19 +119,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"src_tokenizer": "char", "tgt_tokenizer": "space", "task_size": 2000,
                  "max_src_len": 20, "max_tgt_len": 20},
         "model": {"embedding_dim": 16, "hidden_dim": 32, "num_layers": 2},
-        "train": {"epochs": 1, "batch_size": 32},
+        "train": {"epochs": 1, "batch_size": 32, "checkpoint_every": 20},
     },
+    # The benchmark configuration: 256-d embeddings, 2 x 512 LSTMs per side, 8k vocabularies.
     "small": {
         "model": {"embedding_dim": 256, "hidden_dim": 512, "num_layers": 2},
         "data": {"src_vocab_size": 8000, "tgt_vocab_size": 8000},
-        "train": {"batch_size": 64},
+        "train": {"batch_size": 64, "learning_rate": 0.001},
     },
     # Sutskever et al. (2014): 4 x 1000 LSTMs, 1000-d embeddings, 160k/80k vocabularies.
     "paper": {
         "data": {"src_vocab_size": 160000, "tgt_vocab_size": 80000},
         "model": {"embedding_dim": 1000, "hidden_dim": 1000, "num_layers": 4, "init_scale": 0.08},
         "train": {"optimizer": "sgd", "learning_rate": 0.7, "batch_size": 128,
-                  "loss": "sentence_sum", "clip_norm": 5.0, "epochs": 8},
+                  "loss": "sentence_sum", "clip_norm": 5.0, "epochs": 7.5, "schedule": "paper"},
     },
 }
 
@@ -192,15 +201,19 @@ def validate(cfg: Config) -> Config:
         "data.on_bad_line": (cfg.data.on_bad_line, ("error", "skip")),
         "train.optimizer": (cfg.train.optimizer, ("adam", "sgd")),
         "train.loss": (cfg.train.loss, ("token_mean", "sentence_sum")),
+        "train.schedule": (cfg.train.schedule, ("constant", "paper")),
+        "train.strategy": (cfg.train.strategy, ("auto", "mirrored", "multi-worker", "one-device")),
+        "train.precision": (cfg.train.precision, ("fp32", "bf16", "fp16")),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise ConfigError(f"Config key '{key}' must be one of {allowed}; received: {value!r}.")
     positive = {"model.hidden_dim": cfg.model.hidden_dim, "model.num_layers": cfg.model.num_layers,
                 "model.embedding_dim": cfg.model.embedding_dim,
-                "train.batch_size": cfg.train.batch_size,
+                "train.batch_size": cfg.train.batch_size, "train.epochs": cfg.train.epochs,
+                "train.checkpoint_every": cfg.train.checkpoint_every,
                 "data.bucket_width": cfg.data.bucket_width,
-                "data.max_src_len": cfg.data.max_src_len, "data.max_tgt_len": cfg.data.max_tgt_len, "train.epochs": cfg.train.epochs,
+                "data.max_src_len": cfg.data.max_src_len, "data.max_tgt_len": cfg.data.max_tgt_len,
                 "data.src_vocab_size": cfg.data.src_vocab_size,
                 "data.tgt_vocab_size": cfg.data.tgt_vocab_size}
     for key, value in positive.items():

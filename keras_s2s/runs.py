@@ -24,6 +24,7 @@ from keras_s2s.decode.translator import Translator
 from keras_s2s.model.inference import make_encode, make_step
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train import trainer
+from keras_s2s.train.distribute import make_strategy, precision_scope
 
 
 def builtin_splits(cfg: Config) -> TaskSplits:
@@ -69,13 +70,12 @@ def load_tokenizers(cfg: Config, model_dir: str | Path) -> tuple[Tokenizer, Toke
 
 
 def prepare_data(cfg: Config, model_dir: Path, train_corpus: Corpus,
-                 valid_corpus: Corpus | None) -> tuple[tf.data.Dataset, tf.data.Dataset | None,
-                                                       dict]:
-    """Validates the corpora (errors before training), builds vocabularies, makes batches.
+                 valid_corpus: Corpus | None) -> tuple[tf.data.Dataset, dict]:
+    """Validates the corpora (errors before training) and builds missing vocabularies.
 
     Returns:
-        `(train_batches, valid_batches or None, report)`; the report counts pairs, skipped
-        bad lines, empty and over-long pairs, and is also written to `data_report.json`.
+        The training pairs as a string dataset, and a report counting pairs, skipped bad
+        lines, empty and over-long pairs (also written to `data_report.json`).
     """
     report = {"train": train_corpus.scan().as_dict()}
     if valid_corpus is not None:
@@ -86,11 +86,8 @@ def prepare_data(cfg: Config, model_dir: Path, train_corpus: Corpus,
     train_pairs = dataset_from_corpus(train_corpus)
     report["train"]["too_long"] = count_too_long(train_pairs, src_tok, tgt_tok, cfg.data)
     (model_dir / DATA_REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
-    train_ds = make_dataset(train_pairs, src_tok, tgt_tok, cfg.data, cfg.train.batch_size,
-                            shuffle=True, seed=cfg.seed)
-    valid_ds = (make_dataset(dataset_from_corpus(valid_corpus), src_tok, tgt_tok, cfg.data,
-                             cfg.train.batch_size) if valid_corpus is not None else None)
-    return train_ds, valid_ds, report
+    print(f"data: {train_corpus.description}: {json.dumps(report)}", file=sys.stderr)
+    return train_pairs, report
 
 
 def data_stats(cfg: Config, model_dir: str | Path) -> dict:
@@ -126,7 +123,10 @@ def data_stats(cfg: Config, model_dir: str | Path) -> dict:
 
 def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None,
           valid_corpus: Corpus | None = None, verbose: int | str = "auto") -> dict:
-    """Trains into `model_dir` (config, vocabularies, data report, weights, logs).
+    """Trains into `model_dir` (config, vocabularies, data report, checkpoints, weights, logs).
+
+    Rerunning the same command after the process was killed resumes from the last step
+    checkpoint. The model is built and compiled inside the `train.strategy` scope.
 
     Args:
         cfg: the resolved config.
@@ -135,7 +135,7 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
         verbose: Keras verbosity.
 
     Returns:
-        The Keras history dict.
+        The Keras history dict of this call.
     """
     model_dir = Path(model_dir)
     if train_corpus is None:
@@ -143,12 +143,25 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
     model_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)  # Python, NumPy and TF
     _write_config(cfg, model_dir)
-    train_ds, valid_ds, report = prepare_data(cfg, model_dir, train_corpus, valid_corpus)
-    print(f"data: {train_corpus.description}: {json.dumps(report)}", file=sys.stderr)
+    train_pairs, _ = prepare_data(cfg, model_dir, train_corpus, valid_corpus)
     src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
-    model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
-    trainer.compile_model(model, cfg.train)
-    return trainer.fit(model, train_ds, valid_ds, cfg.train, model_dir, verbose=verbose)
+    batches = dict(src_tok=src_tok, tgt_tok=tgt_tok, data=cfg.data,
+                   batch_size=cfg.train.batch_size)
+
+    def epoch_data(epoch: int) -> tf.data.Dataset:  # a fixed order per epoch: resumable
+        return make_dataset(train_pairs, shuffle=True, seed=cfg.seed * 1000 + epoch, **batches)
+
+    valid_ds = (make_dataset(dataset_from_corpus(valid_corpus), **batches)
+                if valid_corpus is not None else None)
+    steps_per_epoch = None
+    if cfg.train.schedule != "constant" or cfg.train.epochs % 1:
+        steps_per_epoch = sum(1 for _ in epoch_data(0))
+    strategy = make_strategy(cfg.train.strategy)
+    with strategy.scope(), precision_scope(cfg.train.precision):  # build *and* compile here
+        model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
+        trainer.compile_model(model, cfg.train, steps_per_epoch)
+    return trainer.fit(model, epoch_data, valid_ds, cfg.train, model_dir, steps_per_epoch,
+                       verbose=verbose)
 
 
 def load_config(model_dir: str | Path) -> Config:

@@ -161,6 +161,8 @@ def make_dataset(pairs: tf.data.Dataset, src_tok: Tokenizer, tgt_tok: Tokenizer,
         pairs = pairs.shuffle(128, seed=seed)  # mix buckets so lengths do not come in order
     options = tf.data.Options()
     options.deterministic = data.deterministic
+    # Every worker reads the corpus and keeps its share of batches (files are not split).
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return pairs.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 

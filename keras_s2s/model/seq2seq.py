@@ -6,6 +6,7 @@ import keras
 
 from keras_s2s.config import ModelConfig
 from keras_s2s.constants import SOURCE, TARGET_IN
+from keras_s2s.model.cells import PeepholeLSTMCell
 
 
 def _initializers(cfg: ModelConfig) -> dict:
@@ -21,6 +22,16 @@ def _embedding_init(cfg: ModelConfig):
     if cfg.init_scale <= 0:
         return "uniform"
     return keras.initializers.RandomUniform(-cfg.init_scale, cfg.init_scale)
+
+
+def _recurrent(cfg: ModelConfig, name: str, inits: dict, **kwargs) -> keras.layers.Layer:
+    """A Keras LSTM layer, or the peephole cell wrapped in `keras.layers.RNN`."""
+    if not cfg.peephole:
+        return keras.layers.LSTM(cfg.hidden_dim, name=name, **inits, **kwargs)
+    cell_inits = {k: v for k, v in inits.items() if k != "unit_forget_bias"}
+    if "kernel_initializer" in cell_inits:
+        cell_inits["peephole_initializer"] = cell_inits["kernel_initializer"]
+    return keras.layers.RNN(PeepholeLSTMCell(cfg.hidden_dim, **cell_inits), name=name, **kwargs)
 
 
 def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> keras.Model:
@@ -53,8 +64,8 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     for i in range(cfg.num_layers):
         if cfg.dropout > 0:
             x = keras.layers.Dropout(cfg.dropout, name=f"encoder_dropout_{i}")(x)
-        x, h, c = keras.layers.LSTM(cfg.hidden_dim, return_sequences=True, return_state=True,
-                                    name=f"encoder_lstm_{i}", **inits)(x)
+        x, h, c = _recurrent(cfg, f"encoder_lstm_{i}", inits, return_sequences=True,
+                             return_state=True)(x)
         states.append([h, c])
 
     # The decoder needs no mask: padding sits after every real token and the loss masks it.
@@ -64,8 +75,8 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     for i in range(cfg.num_layers):
         if cfg.dropout > 0:
             y = keras.layers.Dropout(cfg.dropout, name=f"decoder_dropout_{i}")(y)
-        y = keras.layers.LSTM(cfg.hidden_dim, return_sequences=True,
-                              name=f"decoder_lstm_{i}", **inits)(y, initial_state=states[i])
+        y = _recurrent(cfg, f"decoder_lstm_{i}", inits,
+                       return_sequences=True)(y, initial_state=states[i])
     if cfg.dropout > 0:
         y = keras.layers.Dropout(cfg.dropout, name="output_dropout")(y)
     dense_init = ({"kernel_initializer": inits["kernel_initializer"],
@@ -73,6 +84,21 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     logits = keras.layers.Dense(tgt_vocab_size, dtype="float32", name="output_projection",
                                 **dense_init)(y)
     return keras.Model({SOURCE: source, TARGET_IN: target_in}, logits, name="seq2seq")
+
+
+def parameter_counts(model: keras.Model) -> dict[str, int]:
+    """Parameters per part (embeddings, LSTM stacks, output projection) and in total."""
+    layers = num_layers(model)
+    parts = {
+        "encoder_embedding": model.get_layer("encoder_embedding").count_params(),
+        "encoder_lstm": sum(model.get_layer(f"encoder_lstm_{i}").count_params()
+                            for i in range(layers)),
+        "decoder_embedding": model.get_layer("decoder_embedding").count_params(),
+        "decoder_lstm": sum(model.get_layer(f"decoder_lstm_{i}").count_params()
+                            for i in range(layers)),
+        "output_projection": model.get_layer("output_projection").count_params(),
+    }
+    return {**parts, "total": model.count_params()}
 
 
 def num_layers(model: keras.Model) -> int:

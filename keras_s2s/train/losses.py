@@ -8,11 +8,17 @@ from keras import ops
 from keras_s2s.constants import PAD_ID
 
 
-def _token_nll(y_true, logits):
-    """Per-token negative log-likelihood `[batch, len]` and the real-token mask `[batch, len]`."""
+def _token_nll(y_true, logits, label_smoothing: float = 0.0):
+    """Per-token negative log-likelihood `[batch, len]` and the real-token mask `[batch, len]`.
+
+    The softmax runs in float32 whatever the model's compute precision.
+    """
     mask = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
-    nll = keras.losses.sparse_categorical_crossentropy(
-        y_true, ops.cast(logits, "float32"), from_logits=True)
+    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)  # [batch, len, V]
+    nll = -ops.take_along_axis(log_probs, ops.expand_dims(ops.cast(y_true, "int32"), -1),
+                               axis=-1)[..., 0]
+    if label_smoothing > 0:  # mix in the cross-entropy against a uniform distribution
+        nll = (1.0 - label_smoothing) * nll - label_smoothing * ops.mean(log_probs, axis=-1)
     return nll * mask, mask
 
 
@@ -24,28 +30,32 @@ class SequenceLoss(keras.losses.Loss):
         normalize: "token_mean" divides the summed NLL by the number of real tokens;
             "sentence_sum" divides it by the number of sentences (the paper: the sum of
             each sentence's NLL, averaged over the batch).
+        label_smoothing: share of the target mass spread uniformly over the vocabulary.
 
     Call arguments:
         y_true: `[batch, len]` int ids, `<pad>` where there is no token.
         y_pred: `[batch, len, vocab]` logits.
     """
 
-    def __init__(self, normalize: str = "token_mean", name: str = "sequence_loss", **kwargs):
+    def __init__(self, normalize: str = "token_mean", label_smoothing: float = 0.0,
+                 name: str = "sequence_loss", **kwargs):
         kwargs.setdefault("reduction", "sum")  # call() already returns the batch's scalar
         super().__init__(name=name, **kwargs)
         if normalize not in ("token_mean", "sentence_sum"):
             raise ValueError(f"normalize must be 'token_mean' or 'sentence_sum'; "
                              f"received: normalize={normalize!r}.")
         self.normalize = normalize
+        self.label_smoothing = label_smoothing
 
     def call(self, y_true, y_pred):
-        nll, mask = _token_nll(y_true, y_pred)
+        nll, mask = _token_nll(y_true, y_pred, self.label_smoothing)
         if self.normalize == "token_mean":
             return ops.sum(nll) / ops.maximum(ops.sum(mask), 1.0)
         return ops.sum(nll) / ops.cast(ops.shape(y_true)[0], "float32")
 
     def get_config(self):
-        return {**super().get_config(), "normalize": self.normalize}
+        return {**super().get_config(), "normalize": self.normalize,
+                "label_smoothing": self.label_smoothing}
 
 
 @keras.saving.register_keras_serializable(package="keras_s2s")

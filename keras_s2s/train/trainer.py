@@ -1,75 +1,114 @@
-"""Compile and `model.fit` with checkpoints, backup/restore, TensorBoard and CSV logs."""
+"""`model.fit` epoch by epoch: exact resume after a kill, best checkpoint, TensorBoard and CSV."""
 
 from __future__ import annotations
 
+import json
+import math
+import sys
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import keras
 import tensorflow as tf
 
 from keras_s2s.config import TrainConfig
 from keras_s2s.constants import LOG_DIR, WEIGHTS_FILE
+from keras_s2s.train.callbacks import Position, StepCheckpoint, StopAtEpochEnd, load_position
 from keras_s2s.train.losses import Perplexity, SequenceLoss, TokenAccuracy
+from keras_s2s.train.optimizers import make_optimizer
+from keras_s2s.train.schedules import learning_rate
 
 BEST_WEIGHTS_FILE = "best.weights.h5"
-BACKUP_DIR = "backup"
+BEST_FILE = "best.json"
+EpochData = Callable[[int], tf.data.Dataset]
 
 
-def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
-    """Adam or plain SGD, clipping the global gradient norm at `cfg.clip_norm` (0 = off)."""
-    clip = {"global_clipnorm": cfg.clip_norm} if cfg.clip_norm > 0 else {}
-    if cfg.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=cfg.learning_rate, **clip)
-    return keras.optimizers.Adam(learning_rate=cfg.learning_rate, **clip)
+def compile_model(model: keras.Model, cfg: TrainConfig,
+                  steps_per_epoch: int | None = None) -> keras.Model:
+    """Compiles `model` with the masked sequence loss, perplexity and token accuracy.
 
-
-def compile_model(model: keras.Model, cfg: TrainConfig) -> keras.Model:
-    """Compiles `model` with the masked sequence loss, perplexity and token accuracy."""
-    model.compile(optimizer=make_optimizer(cfg), loss=SequenceLoss(cfg.loss),
+    Call it inside the strategy's scope, right after building the model.
+    """
+    optimizer = make_optimizer(cfg.optimizer, learning_rate(cfg, steps_per_epoch), cfg.clip_norm)
+    model.compile(optimizer=optimizer, loss=SequenceLoss(cfg.loss, cfg.label_smoothing),
                   metrics=[Perplexity(), TokenAccuracy()])
     return model
 
 
-def make_callbacks(model_dir: Path, monitor_valid: bool) -> list[keras.callbacks.Callback]:
-    """Backup for resuming a killed run, best checkpoint, NaN stop, TensorBoard and CSV logs."""
-    monitor = "val_perplexity" if monitor_valid else "perplexity"
-    logs = model_dir / LOG_DIR
-    logs.mkdir(parents=True, exist_ok=True)
-    return [
-        keras.callbacks.BackupAndRestore(str(model_dir / BACKUP_DIR)),
-        keras.callbacks.ModelCheckpoint(str(model_dir / BEST_WEIGHTS_FILE), monitor=monitor,
-                                        mode="min", save_best_only=True,
-                                        save_weights_only=True),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.TensorBoard(str(logs)),
-        keras.callbacks.CSVLogger(str(logs / "history.csv"), append=True),
-    ]
+def _best_checkpoint(model_dir: Path, monitor: str) -> keras.callbacks.ModelCheckpoint:
+    """Keeps the weights with the lowest `monitor`, remembering the best across restarts."""
+    best_file = model_dir / BEST_FILE
+    best = json.loads(best_file.read_text())["value"] if best_file.is_file() else None
+    return keras.callbacks.ModelCheckpoint(
+        str(model_dir / BEST_WEIGHTS_FILE), monitor=monitor, mode="min", save_best_only=True,
+        save_weights_only=True, initial_value_threshold=best)
 
 
-def fit(model: keras.Model, train_ds: tf.data.Dataset, valid_ds: tf.data.Dataset | None,
-        cfg: TrainConfig, model_dir: str | Path, verbose: int | str = "auto") -> dict:
-    """Trains a compiled model and writes the final weights to `model_dir`.
+def restore(model: keras.Model, model_dir: Path) -> Position:
+    """Loads the last step checkpoint, if any (weights and optimizer state)."""
+    found = load_position(model_dir)
+    if found is None:
+        return Position(0, 0)
+    position, weights = found
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(str(weights))
+    print(f"resuming from checkpoint {weights.name}: epoch {position.epoch + 1}, "
+          f"after step {position.step} of it", file=sys.stderr)
+    return position
+
+
+def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | None,
+        cfg: TrainConfig, model_dir: str | Path, steps_per_epoch: int | None = None,
+        verbose: int | str = "auto") -> dict:
+    """Trains a compiled model, one `model.fit` call per epoch, resuming where a run stopped.
+
+    Every epoch gets its own deterministic dataset (`epoch_data(epoch)`), so a resumed run
+    skips exactly the batches it had done and ends with the same weights as an
+    uninterrupted one.
 
     Args:
-        model: compiled by `compile_model`.
-        train_ds, valid_ds: batches from `keras_s2s.data.pipeline.make_dataset`.
-        cfg: epochs and optimiser settings.
-        model_dir: the run directory (checkpoints, backup, logs).
+        model: compiled by `compile_model` (inside the strategy scope).
+        epoch_data: `epoch → batches of that epoch`.
+        valid_ds: validation batches, or None.
+        cfg: epochs (a fraction trains part of the last one), checkpoint interval.
+        model_dir: the run directory (checkpoints, best weights, logs).
+        steps_per_epoch: batches per epoch; needed when `cfg.epochs` has a fraction.
         verbose: Keras verbosity (progress bar by default).
 
     Returns:
-        The Keras history dict (per-epoch lists of loss and metrics).
+        The history of this call: per-epoch lists of loss and metrics.
     """
     model_dir = Path(model_dir)
-    # Bucketed datasets have unknown cardinality; Keras warns at the end of the first epoch.
+    (model_dir / LOG_DIR).mkdir(parents=True, exist_ok=True)
+    position = restore(model, model_dir)
+    checkpoint = StepCheckpoint(model_dir, cfg.checkpoint_every)
+    best = _best_checkpoint(model_dir, "val_perplexity" if valid_ds is not None else "perplexity")
+    callbacks = [checkpoint, best, StopAtEpochEnd(),
+                 keras.callbacks.TensorBoard(str(model_dir / LOG_DIR)),
+                 keras.callbacks.CSVLogger(str(model_dir / LOG_DIR / "history.csv"), append=True)]
+    # Bucketed datasets have unknown cardinality; Keras warns at the end of each epoch.
     warnings.filterwarnings("ignore", message="Your input ran out of data")
-    history = model.fit(train_ds, validation_data=valid_ds, epochs=cfg.epochs,
-                        callbacks=make_callbacks(model_dir, valid_ds is not None),
-                        shuffle=False, verbose=verbose)  # the pipeline shuffles
-    if any(tf.math.is_nan(v) for v in history.history.get("loss", [])):
-        raise FloatingPointError(
-            "Training stopped: the loss became NaN. Lower train.learning_rate or set "
-            "train.clip_norm (e.g. --set train.clip_norm=5).")
+    history: dict[str, list] = {}
+    for epoch in range(position.epoch, math.ceil(cfg.epochs)):
+        batches = epoch_data(epoch)
+        if cfg.epochs - epoch < 1:  # the paper's 7.5 epochs: half of the last one
+            if not steps_per_epoch:
+                raise ValueError("A fractional train.epochs needs steps_per_epoch.")
+            batches = batches.take(round((cfg.epochs - epoch) * steps_per_epoch))
+        done = position.step if epoch == position.epoch else 0
+        checkpoint.position = Position(epoch, done)
+        logs = model.fit(batches.skip(done), validation_data=valid_ds,
+                         epochs=math.ceil(cfg.epochs), initial_epoch=epoch, shuffle=False,
+                         callbacks=callbacks, verbose=verbose).history
+        if checkpoint.nan_position is not None:
+            raise FloatingPointError(
+                f"Training stopped: the loss became NaN at epoch {epoch + 1}, step "
+                f"{checkpoint.nan_position.step}. The last good checkpoint is kept; lower "
+                "train.learning_rate or set train.clip_norm (e.g. --set train.clip_norm=5).")
+        for key, values in logs.items():
+            history.setdefault(key, []).extend(values)
+        if best.best is not None and math.isfinite(best.best):
+            (model_dir / BEST_FILE).write_text(json.dumps({"value": float(best.best)}))
     model.save_weights(str(model_dir / WEIGHTS_FILE))
-    return history.history
+    return history

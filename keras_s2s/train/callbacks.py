@@ -1,0 +1,85 @@
+"""Step checkpoints for resuming a killed run exactly where it stopped, and NaN detection."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import keras
+
+CHECKPOINT_DIR = "checkpoints"
+STATE_FILE = "state.json"
+
+
+class Position(NamedTuple):
+    """Where training stands: `step` batches of epoch `epoch` (0-based) are done."""
+
+    epoch: int
+    step: int
+
+
+def load_position(model_dir: str | Path) -> tuple[Position, Path] | None:
+    """The last complete checkpoint of a run (position and weights file), or None."""
+    state = Path(model_dir) / CHECKPOINT_DIR / STATE_FILE
+    if not state.is_file():
+        return None
+    saved = json.loads(state.read_text(encoding="utf-8"))
+    return Position(saved["epoch"], saved["step"]), state.parent / saved["weights"]
+
+
+class StepCheckpoint(keras.callbacks.Callback):
+    """Saves weights and optimizer state every `every` steps and at each epoch's end.
+
+    A new weights file is written first, then `state.json` is replaced atomically to point
+    at it, so a run killed at any instant (even `kill -9`) leaves a complete checkpoint.
+    It also stops training on a NaN loss (`nan_position` says where) without saving.
+
+    Args:
+        model_dir: the run directory (checkpoints go to `model_dir/checkpoints`).
+        every: steps between checkpoints.
+    """
+
+    def __init__(self, model_dir: str | Path, every: int):
+        super().__init__()
+        self.directory = Path(model_dir) / CHECKPOINT_DIR
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.every = every
+        self.position = Position(0, 0)
+        self.nan_position: Position | None = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.position = Position(self.position.epoch, self.position.step + 1)
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.nan_position = self.position
+            self.model.stop_training = True
+            return
+        if self.position.step % self.every == 0:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.nan_position is None:
+            self.position = Position(epoch + 1, 0)
+            self.save()
+
+    def save(self) -> None:
+        epoch, step = self.position
+        name = f"epoch{epoch:03d}-step{step:07d}.weights.h5"
+        self.model.save_weights(str(self.directory / name))
+        tmp = self.directory / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps({"epoch": epoch, "step": step, "weights": name}),
+                       encoding="utf-8")
+        os.replace(tmp, self.directory / STATE_FILE)  # atomic: the old state stays valid until now
+        for old in self.directory.glob("*.weights.h5"):
+            if old.name != name:
+                old.unlink()
+
+
+class StopAtEpochEnd(keras.callbacks.Callback):
+    """Ends `fit` after one epoch, so each epoch can get its own (resumable) dataset."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True

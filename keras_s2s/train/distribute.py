@@ -1,0 +1,62 @@
+"""Choosing a tf.distribute strategy and the compute precision."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from typing import Iterator
+
+import keras
+import tensorflow as tf
+
+POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+def split_cpu(devices: int) -> None:
+    """Splits the CPU into `devices` logical devices (before TF initialises), to run real
+    multi-replica code on a machine without accelerators."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(devices)])
+
+
+def _workers_in_tf_config() -> int:
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}").get("cluster", {})
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
+    """The strategy `train.strategy` names.
+
+    "auto": MultiWorkerMirroredStrategy when `TF_CONFIG` names several workers, else
+    MirroredStrategy over all local GPUs, or over the (logical) CPUs when there is none.
+    "mirrored", "multi-worker" and "one-device" force a choice.
+    """
+    if name == "multi-worker" or (name == "auto" and _workers_in_tf_config() > 1):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if name in ("auto", "mirrored"):
+        return tf.distribute.MirroredStrategy(gpus or cpus)
+    if name == "one-device":
+        return tf.distribute.OneDeviceStrategy((gpus or cpus)[0])
+    raise ValueError(f"Unknown strategy {name!r}; use auto, mirrored, multi-worker or one-device.")
+
+
+@contextlib.contextmanager
+def precision_scope(precision: str) -> Iterator[None]:
+    """Layers built inside use the dtype policy of `precision` (fp32, bf16 or fp16).
+
+    Variables stay float32 under the mixed policies; the output projection and the loss are
+    float32 by construction (see `build_seq2seq` and `SequenceLoss`). The global policy is
+    put back afterwards, so later models (e.g. for inference) are float32.
+    """
+    if precision not in POLICIES:
+        raise ValueError(f"precision must be fp32, bf16 or fp16; received: {precision!r}.")
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(POLICIES[precision])
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
