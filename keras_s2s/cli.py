@@ -187,6 +187,32 @@ def cmd_export(args: argparse.Namespace) -> dict:
     return {"export_dir": str(path)}
 
 
+def cmd_info(args: argparse.Namespace) -> dict:
+    from keras_s2s.model.seq2seq import build_seq2seq, parameter_counts
+
+    cfg = resolve_config(args)
+    model = build_seq2seq(cfg.model, cfg.data.src_vocab_size, cfg.data.tgt_vocab_size)
+    counts = parameter_counts(model)
+    for part, count in counts.items():
+        print(f"{part:>18}: {count:,}", file=sys.stderr)
+    return {"parameters": counts["total"], **{f"{k}_parameters": v for k, v in counts.items()
+                                              if k != "total"}}
+
+
+def cmd_bench_train(args: argparse.Namespace) -> dict:
+    import tempfile
+
+    from keras_s2s.bench import bench_train
+
+    if args.precision:
+        args.set.append(f"train.precision={args.precision}")
+    if args.batch_size:
+        args.set.append(f"train.batch_size={args.batch_size}")
+    cfg = resolve_config(args)
+    with tempfile.TemporaryDirectory() as scratch:
+        return bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup)
+
+
 def cmd_demo(args: argparse.Namespace) -> dict:
     from keras_s2s.demo import run_demo
 
@@ -236,6 +262,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="keras_s2s", help="model name under the base")
     p.add_argument("--version", type=int, help="version number (default: the next free one)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("info", help="parameter counts of a preset/config (built, not trained)")
+    _config_flags(p)
+    _io_flags(p)
+    p.set_defaults(func=cmd_info)
+
+    bench = sub.add_parser("bench", help="benchmarks printing JSON figures").add_subparsers(
+        dest="bench", required=True)
+    p = bench.add_parser("train", help="training speed: tokens/s, GFLOP/s, MFU, memory")
+    _config_flags(p)
+    _io_flags(p)
+    _data_flags(p, valid=False)
+    p.add_argument("--steps", type=int, default=50, help="timed training steps")
+    p.add_argument("--warmup", type=int, default=10, help="untimed steps first (tracing)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
+    p.add_argument("--batch-size", type=int)
+    p.set_defaults(func=cmd_bench_train)
 
     p = sub.add_parser("demo", help="built-in task: train, evaluate, export, reload, translate")
     _config_flags(p)

@@ -137,6 +137,8 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
     Returns:
         The Keras history dict of this call.
     """
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
+    strategy = make_strategy(cfg.train.strategy)
     model_dir = Path(model_dir)
     if train_corpus is None:
         train_corpus, valid_corpus = corpora(cfg)
@@ -156,7 +158,6 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
     steps_per_epoch = None
     if cfg.train.schedule != "constant" or cfg.train.epochs % 1:
         steps_per_epoch = sum(1 for _ in epoch_data(0))
-    strategy = make_strategy(cfg.train.strategy)
     with strategy.scope(), precision_scope(cfg.train.precision):  # build *and* compile here
         model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
         trainer.compile_model(model, cfg.train, steps_per_epoch)

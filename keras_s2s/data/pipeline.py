@@ -142,7 +142,8 @@ def make_dataset(pairs: tf.data.Dataset, src_tok: Tokenizer, tgt_tok: Tokenizer,
         padded on the right with `<pad>`.
     """
     if shuffle:
-        pairs = pairs.shuffle(data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        # One fixed order per dataset: every epoch builds its own with its own seed.
+        pairs = pairs.shuffle(data.shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
     max_len = max(data.max_src_len, data.max_tgt_len) + 1
     batching = (bucket_batches(batch_size, data.bucket_width, max_len, data.batch_tokens)
                 if bucketed else plain_batches(batch_size))
@@ -158,7 +159,7 @@ def make_dataset(pairs: tf.data.Dataset, src_tok: Tokenizer, tgt_tok: Tokenizer,
     for step in steps:
         pairs = pairs.apply(step)
     if shuffle:
-        pairs = pairs.shuffle(128, seed=seed)  # mix buckets so lengths do not come in order
+        pairs = pairs.shuffle(128, seed=seed, reshuffle_each_iteration=False)  # mix buckets so lengths do not come in order
     options = tf.data.Options()
     options.deterministic = data.deterministic
     # Every worker reads the corpus and keeps its share of batches (files are not split).

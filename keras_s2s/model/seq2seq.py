@@ -3,10 +3,45 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from keras_s2s.config import ModelConfig
 from keras_s2s.constants import SOURCE, TARGET_IN
 from keras_s2s.model.cells import PeepholeLSTMCell
+
+
+class Seq2Seq(keras.Model):
+    """The functional seq2seq model, with two fixes for Keras 3 under MultiWorkerMirroredStrategy.
+
+    1. Before the first step, Keras averages one distributed batch over replicas to build
+       the model symbolically, and the collective strategy cannot reduce a nested (dict)
+       batch. The symbolic build needs only shapes and dtypes: one local batch is used.
+    2. Keras reduces each step's logs with `reduce("MEAN", v, axis=0)`, which fails on
+       scalars (tensorflow/tensorflow#72388): logs are returned as `[1]` tensors there.
+    """
+
+    def _multi_worker(self) -> bool:
+        return isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        return tf.nest.map_structure(lambda v: tf.reshape(v, [1]), logs) if self._multi_worker() \
+            else logs
+
+    def test_step(self, data):
+        logs = super().test_step(data)
+        return tf.nest.map_structure(lambda v: tf.reshape(v, [1]), logs) if self._multi_worker() \
+            else logs
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = self.distribute_strategy
+        if iterator is not None and self._multi_worker():
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0], next(it))
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
 
 def _initializers(cfg: ModelConfig) -> dict:
@@ -83,7 +118,7 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
                    "bias_initializer": inits["bias_initializer"]} if inits else {})
     logits = keras.layers.Dense(tgt_vocab_size, dtype="float32", name="output_projection",
                                 **dense_init)(y)
-    return keras.Model({SOURCE: source, TARGET_IN: target_in}, logits, name="seq2seq")
+    return Seq2Seq({SOURCE: source, TARGET_IN: target_in}, logits, name="seq2seq")
 
 
 def parameter_counts(model: keras.Model) -> dict[str, int]:

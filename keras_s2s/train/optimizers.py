@@ -21,6 +21,12 @@ class _ClipAfterAllReduce:
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         variables = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # Embedding gradients are IndexedSlices whose row counts differ per replica,
+            # which the packed collective cannot sum: make them dense first.
+            grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                     for g in grads]
         # Sum over replicas first (a no-op outside a replica context) ...
         reduced = self._all_reduce_sum_gradients(list(zip(grads, variables)))
         grads = [g for g, _ in reduced]

@@ -51,8 +51,9 @@ def restore(model: keras.Model, model_dir: Path) -> Position:
     if found is None:
         return Position(0, 0)
     position, weights = found
-    model.optimizer.build(model.trainable_variables)
-    model.load_weights(str(weights))
+    with model.distribute_strategy.scope():  # optimizer slots are created under the strategy
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(str(weights))
     print(f"resuming from checkpoint {weights.name}: epoch {position.epoch + 1}, "
           f"after step {position.step} of it", file=sys.stderr)
     return position

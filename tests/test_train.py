@@ -1,0 +1,115 @@
+"""Training: paper schedule, losses, global clip after all-reduce on 2 replicas, peepholes."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_s2s import cli
+from keras_s2s.config import resolve
+from keras_s2s.constants import SOURCE, TARGET_IN
+from keras_s2s.model.inference import make_encode, make_step
+from keras_s2s.model.seq2seq import build_seq2seq, parameter_counts
+from keras_s2s.train.losses import SequenceLoss
+from keras_s2s.train.schedules import StepDecayByEpoch
+
+# Runs in a fresh interpreter: the CPU must be split before TensorFlow initialises.
+REPLICA_SCRIPT = """
+import json, sys
+import numpy as np, keras, tensorflow as tf
+from keras_s2s.train.distribute import split_cpu
+split_cpu(2)
+from keras_s2s.config import resolve
+from keras_s2s.model.seq2seq import build_seq2seq
+from keras_s2s.train import trainer
+
+def run(strategy, keras_clip=False):
+    cfg = resolve("tiny", overrides=["train.optimizer=sgd", "train.learning_rate=0.7",
+                                     "train.loss=sentence_sum", "train.clip_norm=0.5",
+                                     "model.init_scale=0.08"])
+    keras.utils.set_random_seed(7)
+    rng = np.random.default_rng(0)
+    src = rng.integers(4, 10, size=(8, 6)).astype("int32")
+    src[:4, 4:] = 0  # ragged: some sentences are padded
+    tgt = rng.integers(4, 12, size=(8, 5)).astype("int32")
+    tgt[::2, 3:] = 0
+    tin = np.concatenate([np.full((8, 1), 2, "int32"), tgt[:, :-1]], axis=1)
+    data = tf.data.Dataset.from_tensors(({"source": src, "target_in": tin}, tgt)).repeat(3)
+    with strategy.scope():
+        model = build_seq2seq(cfg.model, 10, 12)
+        trainer.compile_model(model, cfg.train)
+        if keras_clip:  # Keras' own clipping: per replica, before the sum
+            model.compile(optimizer=keras.optimizers.SGD(0.7, global_clipnorm=0.5),
+                          loss=model.loss)
+    model.fit(data, epochs=1, verbose=0)
+    return [w.numpy().tolist() for w in model.trainable_weights]
+
+cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+print(json.dumps({
+    "one": run(tf.distribute.OneDeviceStrategy(cpus[0])),
+    "two": run(tf.distribute.MirroredStrategy(cpus)),
+    "two_keras_clip": run(tf.distribute.MirroredStrategy(cpus), keras_clip=True),
+    "one_keras_clip": run(tf.distribute.OneDeviceStrategy(cpus[0]), keras_clip=True),
+}))
+"""
+
+
+def test_paper_schedule_at_epoch_boundaries():
+    schedule = StepDecayByEpoch(0.7, steps_per_epoch=100, start_epoch=5, every=0.5)
+    expected = {0: 0.7, 250: 0.7, 499: 0.7, 500: 0.35, 549: 0.35, 550: 0.175, 600: 0.0875,
+                650: 0.04375, 700: 0.021875}
+    for step, lr in expected.items():
+        assert float(schedule(step)) == pytest.approx(lr), step
+
+
+def test_sentence_sum_and_label_smoothing():
+    y = np.array([[1, 2, 0]])
+    logits = np.log(np.array([[[0.1, 0.7, 0.2], [0.2, 0.2, 0.6], [0.3, 0.3, 0.4]]], "float32"))
+    nll = -np.log(0.7) - np.log(0.6)
+    assert float(SequenceLoss("sentence_sum")(y, logits)) == pytest.approx(nll, rel=1e-5)
+    assert float(SequenceLoss("token_mean")(y, logits)) == pytest.approx(nll / 2, rel=1e-5)
+    smooth = 0.1
+    uniform = -np.log([[0.1, 0.7, 0.2], [0.2, 0.2, 0.6]]).mean(axis=1).sum()
+    expected = (1 - smooth) * nll + smooth * uniform
+    got = SequenceLoss("sentence_sum", label_smoothing=smooth)(y, logits)
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+
+
+def test_global_clip_after_all_reduce_matches_one_device():
+    out = subprocess.run([sys.executable, "-c", REPLICA_SCRIPT], capture_output=True,
+                         text=True, check=True, timeout=300)
+    import json
+
+    weights = json.loads(out.stdout.strip().splitlines()[-1])
+    for one, two in zip(weights["one"], weights["two"]):
+        np.testing.assert_allclose(two, one, atol=2e-5)
+    # Keras' built-in clipping differs between one and two replicas: the clip fired, and
+    # clipping each replica's partial gradient is not the paper's rule.
+    diff = max(np.abs(np.array(a) - np.array(b)).max()
+               for a, b in zip(weights["one_keras_clip"], weights["two_keras_clip"]))
+    assert diff > 1e-3
+
+
+def test_peephole_model_steps_match_teacher_forcing():
+    cfg = resolve("tiny", overrides=["model.peephole=true", "model.init_scale=0.08"])
+    model = build_seq2seq(cfg.model, 10, 12)
+    lstm = lambda i, h: 4 * h * (i + h + 1) + 3 * h  # noqa: E731  (3 peephole vectors)
+    assert parameter_counts(model)["encoder_lstm"] == lstm(16, 32) + lstm(32, 32)
+    src = np.array([[4, 5, 3, 0]], "int32")
+    tin = np.array([[2, 6, 7]], "int32")
+    logits = model({SOURCE: src, TARGET_IN: tin})
+    step, states = make_step(model), make_encode(model)(tf.constant(src))
+    for t in range(3):
+        log_probs, states = step(tf.constant(tin[:, t]), states)
+        np.testing.assert_allclose(log_probs, tf.nn.log_softmax(logits[:, t]), atol=1e-5)
+
+
+def test_info_paper_parameter_count(capsys):
+    assert cli.main(["info", "--preset", "paper", "--json"]) == 0
+    import json
+
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["parameters"] == 384_112_000
+    assert figures["output_projection_parameters"] == 1000 * 80_000 + 80_000
