@@ -61,6 +61,7 @@ class ModelConfig:
     dropout: float = 0.0
     init_scale: float = 0.0  # >0: every weight ~ U(-s, s) as in the paper (0.08); 0: Keras defaults
     peephole: bool = False  # the paper's (Graves) LSTM with peephole connections
+    lstm: str = "fast"  # "fast": input projections in one matmul (CPU); "keras": keras.layers.LSTM
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +81,7 @@ class TrainConfig:
     checkpoint_every: int = 200  # steps between checkpoints (a killed run loses at most these)
     strategy: str = "auto"  # "auto", "mirrored", "multi-worker" or "one-device"
     precision: str = "fp32"  # "fp32", "bf16" or "fp16" (softmax and loss stay fp32)
+    jit_compile: bool = False  # XLA-compile the train step (one compilation per batch shape)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,6 +201,7 @@ def validate(cfg: Config) -> Config:
         "data.src_tokenizer": (cfg.data.src_tokenizer, TOKENIZERS),
         "data.tgt_tokenizer": (cfg.data.tgt_tokenizer, TOKENIZERS),
         "data.on_bad_line": (cfg.data.on_bad_line, ("error", "skip")),
+        "model.lstm": (cfg.model.lstm, ("fast", "keras")),
         "train.optimizer": (cfg.train.optimizer, ("adam", "sgd")),
         "train.loss": (cfg.train.loss, ("token_mean", "sentence_sum")),
         "train.schedule": (cfg.train.schedule, ("constant", "paper")),

@@ -8,6 +8,7 @@ import tensorflow as tf
 from keras_s2s.config import ModelConfig
 from keras_s2s.constants import SOURCE, TARGET_IN
 from keras_s2s.model.cells import PeepholeLSTMCell
+from keras_s2s.model.fast_lstm import FastLSTM
 
 
 class Seq2Seq(keras.Model):
@@ -60,9 +61,10 @@ def _embedding_init(cfg: ModelConfig):
 
 
 def _recurrent(cfg: ModelConfig, name: str, inits: dict, **kwargs) -> keras.layers.Layer:
-    """A Keras LSTM layer, or the peephole cell wrapped in `keras.layers.RNN`."""
+    """`FastLSTM`, Keras' LSTM layer, or the peephole cell wrapped in `keras.layers.RNN`."""
     if not cfg.peephole:
-        return keras.layers.LSTM(cfg.hidden_dim, name=name, **inits, **kwargs)
+        layer_cls = FastLSTM if cfg.lstm == "fast" else keras.layers.LSTM
+        return layer_cls(cfg.hidden_dim, name=name, **inits, **kwargs)
     cell_inits = {k: v for k, v in inits.items() if k != "unit_forget_bias"}
     if "kernel_initializer" in cell_inits:
         cell_inits["peephole_initializer"] = cell_inits["kernel_initializer"]

@@ -32,7 +32,7 @@ def compile_model(model: keras.Model, cfg: TrainConfig,
     """
     optimizer = make_optimizer(cfg.optimizer, learning_rate(cfg, steps_per_epoch), cfg.clip_norm)
     model.compile(optimizer=optimizer, loss=SequenceLoss(cfg.loss, cfg.label_smoothing),
-                  metrics=[Perplexity(), TokenAccuracy()])
+                  metrics=[Perplexity(), TokenAccuracy()], jit_compile=cfg.jit_compile)
     return model
 
 

@@ -1,0 +1,119 @@
+"""A sequence LSTM for CPUs: one matmul for all input projections, then only `h @ U` per step."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+class _Cell:
+    """One step of a `FastLSTM`, with its weights: `(x [b, in], [h, c]) → (h', [h', c'])`."""
+
+    def __init__(self, layer: "FastLSTM"):
+        self.layer = layer
+
+    def __call__(self, inputs, states, training=False):
+        layer = self.layer
+        z = ops.matmul(inputs, layer.kernel) + layer.bias  # [b, 4H]
+        return layer.recur(z, states[0], states[1])
+
+
+@keras.saving.register_keras_serializable(package="keras_s2s")
+class FastLSTM(keras.layers.Layer):
+    """LSTM over a whole sequence, with the weight layout and gate order (i, f, c, o) of
+    `keras.layers.LSTM`.
+
+    Keras' LSTM on a CPU multiplies the inputs by the kernel inside its time loop, one small
+    matmul per step. Here `x @ W + b` is one `[batch * time, in] @ [in, 4H]` matmul, and the
+    `tf.scan` loop keeps only the recurrent `h @ U`. Masked steps (right padding) carry the
+    state unchanged, so the final state is the one after the last real token.
+
+    Args:
+        units: hidden size H.
+        return_sequences: return all outputs `[batch, time, H]` (else the last `[batch, H]`).
+        return_state: also return the final `h` and `c`.
+        kernel_initializer, recurrent_initializer, bias_initializer, unit_forget_bias: as in
+            `keras.layers.LSTM`.
+
+    Call arguments:
+        inputs: `[batch, time, in]`.
+        initial_state: optional `[h [batch, H], c [batch, H]]`.
+        mask: optional `[batch, time]` bool, True on real steps.
+    """
+
+    def __init__(self, units: int, return_sequences: bool = False, return_state: bool = False,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.unit_forget_bias = unit_forget_bias
+        self.supports_masking = True
+        self.cell = _Cell(self)
+
+    def build(self, input_shape):
+        h = self.units
+        self.kernel = self.add_weight(shape=(input_shape[-1], 4 * h), name="kernel",
+                                      initializer=self.kernel_initializer)
+        self.recurrent_kernel = self.add_weight(shape=(h, 4 * h), name="recurrent_kernel",
+                                                initializer=self.recurrent_initializer)
+        bias_init = self.bias_initializer
+        if self.unit_forget_bias:
+            def bias_init(shape, dtype=None):  # forget-gate biases start at 1
+                return ops.concatenate([self.bias_initializer((h,), dtype), ops.ones((h,), dtype),
+                                        self.bias_initializer((2 * h,), dtype)])
+        self.bias = self.add_weight(shape=(4 * h,), name="bias", initializer=bias_init)
+
+    def recur(self, z, h, c):
+        """Adds `h @ U` to the input projection `z [b, 4H]` and applies the gates."""
+        z = z + ops.matmul(h, self.recurrent_kernel)
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        c = ops.sigmoid(z_f) * c + ops.sigmoid(z_i) * ops.tanh(z_c)
+        h = ops.sigmoid(z_o) * ops.tanh(c)
+        return h, [h, c]
+
+    def call(self, inputs, initial_state=None, mask=None, training=False):
+        batch = ops.shape(inputs)[0]
+        if initial_state is None:
+            zeros = ops.zeros((batch, self.units), self.compute_dtype)
+            initial_state = [zeros, zeros]
+        h0, c0 = (ops.cast(s, self.compute_dtype) for s in initial_state)
+        z = ops.matmul(inputs, self.kernel) + self.bias  # [b, T, in] -> [b, T, 4H] at once
+        z = tf.transpose(z, [1, 0, 2])  # [T, b, 4H]
+        if mask is None:
+            keep = tf.ones(tf.shape(z)[:2], tf.bool)
+        else:
+            keep = tf.transpose(tf.cast(mask, tf.bool))  # [T, b]
+
+        def step(carry, elems):
+            h, c = carry
+            z_t, keep_t = elems
+            h_new, (_, c_new) = self.recur(z_t, h, c)
+            keep_t = keep_t[:, None]
+            return tf.where(keep_t, h_new, h), tf.where(keep_t, c_new, c)
+
+        hs, cs = tf.scan(step, (z, keep), initializer=(h0, c0))  # each [T, b, H]
+        h_last, c_last = hs[-1], cs[-1]
+        outputs = tf.transpose(hs, [1, 0, 2]) if self.return_sequences else h_last
+        return [outputs, h_last, c_last] if self.return_state else outputs
+
+    def compute_mask(self, inputs, mask=None):
+        out_mask = mask if self.return_sequences else None
+        return [out_mask, None, None] if self.return_state else out_mask
+
+    def compute_output_shape(self, inputs_shape, initial_state_shape=None):
+        batch, time = inputs_shape[0], inputs_shape[1]
+        out = (batch, time, self.units) if self.return_sequences else (batch, self.units)
+        return [out, (batch, self.units), (batch, self.units)] if self.return_state else out
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "return_sequences": self.return_sequences, "return_state": self.return_state,
+                "unit_forget_bias": self.unit_forget_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
