@@ -53,6 +53,15 @@ def _data_flags(parser: argparse.ArgumentParser, valid: bool = True) -> None:
                         help="feed the source backwards (the paper's trick; on by default)")
 
 
+def _decode_flags(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument("--model-dir", nargs="+", required=required,
+                        help="run directory; several = an ensemble (log-probs averaged)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line of figures last")
+    parser.add_argument("--beam-size", type=int, help="beam width (default: the run's decode."
+                        "beam_size); 1 = greedy")
+    parser.add_argument("--length-penalty", type=float, help="GNMT alpha (0 = the paper)")
+
+
 def resolve_config(args: argparse.Namespace):
     """Defaults ← `--preset` ← `--config` ← `--set` ← `--epochs`, `--seed`, corpus flags.
 
@@ -126,8 +135,28 @@ def _read_input(path: str | None) -> list[str]:
     return lines
 
 
+def _decode_config(args: argparse.Namespace, base):
+    """The run's decode settings with `--beam-size` / `--length-penalty` applied."""
+    import dataclasses
+
+    changes = {}
+    if getattr(args, "beam_size", None) is not None:
+        changes["beam_size"] = args.beam_size
+    if getattr(args, "length_penalty", None) is not None:
+        changes["length_penalty"] = args.length_penalty
+    return dataclasses.replace(base, **changes)
+
+
+def _load_translator(args: argparse.Namespace):
+    """The Translator of one run directory or of an ensemble (several `--model-dir`)."""
+    from keras_s2s import runs
+
+    dirs = args.model_dir if isinstance(args.model_dir, list) else [args.model_dir]
+    return runs.load_translator(dirs, _decode_config(args, runs.load_config(dirs[0]).decode))
+
+
 def _translate_fn(args: argparse.Namespace):
-    """The `text → {translation, log_prob}` function of a SavedModel or a run directory.
+    """The `text → {translation, log_prob}` function of a SavedModel or of run directories.
 
     The closures keep the loaded object alive: a `tf.function` holds its owner weakly.
     """
@@ -138,22 +167,95 @@ def _translate_fn(args: argparse.Namespace):
         return lambda text: loaded.signatures["serving_default"](text=text)
     if not args.model_dir:
         raise ValueError("Pass --saved-model DIR (an export) or --model-dir DIR (a run).")
-    from keras_s2s import runs
-
-    translator = runs.load_translator(args.model_dir)
+    translator = _load_translator(args)
     return lambda text: translator.translate(text)
 
 
 def cmd_translate(args: argparse.Namespace) -> dict:
     from keras_s2s.decode.translator import translate_all
 
-    translate_fn = _translate_fn(args)  # fails fast, before waiting on stdin
+    n_best = args.n_best or 1
+    if n_best > 1:
+        if args.saved_model:
+            raise ValueError("--n-best works with --model-dir; the SavedModel's n-best is its "
+                             "translate_nbest signature.")
+        translator = _load_translator(args)
+        beam = max(n_best, args.beam_size or translator._decode.beam_size)
+    else:
+        translate_fn = _translate_fn(args)  # fails fast, before waiting on stdin
     texts = _read_input(args.input)
     start = time.time()
-    translations, _ = translate_all(translate_fn, texts, args.batch_size)
-    for line in translations:
-        print(line)
+    if n_best > 1:
+        for i in range(0, len(texts), args.batch_size):
+            out = translator.translate_nbest(tf_strings(texts[i:i + args.batch_size]), beam,
+                                             n_best)
+            for j, (hyps, scores) in enumerate(zip(out["translations"].numpy(),
+                                                   out["scores"].numpy())):
+                for hyp, score in zip(hyps, scores):  # Moses n-best format
+                    print(f"{i + j} ||| {hyp.decode('utf-8')} ||| {score:.4f}")
+    else:
+        translations, _ = translate_all(translate_fn, texts, args.batch_size)
+        for line in translations:
+            print(line)
     return {"sentences": len(texts), "seconds": round(time.time() - start, 2)}
+
+
+def tf_strings(texts: list[str]):
+    import tensorflow as tf
+
+    return tf.constant(texts, dtype=tf.string)
+
+
+def cmd_score(args: argparse.Namespace) -> dict:
+    from keras_s2s.data.corpus import read_parallel
+
+    translator = _load_translator(args)
+    pairs = read_parallel(args.src, args.tgt)
+    total = 0.0
+    for i in range(0, len(pairs), args.batch_size):
+        chunk = pairs[i:i + args.batch_size]
+        out = translator.score(tf_strings([s for s, _ in chunk]), tf_strings([t for _, t in chunk]))
+        for value in out["log_prob"].numpy():
+            print(f"{value:.4f}")
+            total += float(value)
+    return {"sentences": len(pairs), "total_log_prob": round(total, 4)}
+
+
+def read_nbest(path: str) -> list[list[tuple[str, float]]]:
+    """Moses n-best lines `i ||| hypothesis ||| score` → per sentence `(hypothesis, score)`."""
+    from keras_s2s.data.corpus import iter_lines
+
+    lists: list[list[tuple[str, float]]] = []
+    for number, line in enumerate(iter_lines(path), start=1):
+        fields = [f.strip() for f in line.split("|||")]
+        try:
+            index, hyp, score = int(fields[0]), fields[1], float(fields[-1])
+        except (ValueError, IndexError):
+            raise ValueError(f"{path}, line {number}: expected 'i ||| hypothesis ||| score'; "
+                             f"received: {line!r}.") from None
+        while len(lists) <= index:
+            lists.append([])
+        lists[index].append((hyp, score))
+    return lists
+
+
+def cmd_rescore(args: argparse.Namespace) -> dict:
+    from keras_s2s.data.corpus import iter_lines
+    from keras_s2s.decode.scoring import rescore
+
+    translator = _load_translator(args)
+    sources = list(iter_lines(args.src))
+    candidates = read_nbest(args.nbest)
+    if len(candidates) > len(sources):
+        raise ValueError(f"{args.nbest} has n-best lists for {len(candidates)} sentences but "
+                         f"{args.src} has {len(sources)} lines.")
+    model_scores = []
+    for source, hyps in zip(sources, candidates):
+        out = translator.score(tf_strings([source] * len(hyps)), tf_strings([h for h, _ in hyps]))
+        model_scores.append(out["log_prob"].numpy().tolist())
+    for ranked in rescore(candidates, model_scores, args.weight):
+        print(ranked[0][0] if ranked else "")
+    return {"sentences": len(candidates)}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
@@ -167,7 +269,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
     else:
         from keras_s2s import runs
 
-        cfg = runs.load_config(args.model_dir) if args.model_dir else resolve_config(args)
+        cfg = runs.load_config(args.model_dir[0]) if args.model_dir else resolve_config(args)
         pairs = runs.builtin_splits(cfg).test
     sources, refs = [s for s, _ in pairs], [t for _, t in pairs]
     hyps, _ = translate_all(_translate_fn(args), sources, args.batch_size)
@@ -246,15 +348,31 @@ def build_parser() -> argparse.ArgumentParser:
                              ("evaluate", cmd_evaluate, "BLEU/chrF/exact match on a test set")):
         p = sub.add_parser(name, help=text)
         _config_flags(p)
-        _io_flags(p)
+        _decode_flags(p)
         p.add_argument("--saved-model", help="an exported SavedModel (version folder or base)")
         p.add_argument("--batch-size", type=int, default=64)
         if name == "translate":
             p.add_argument("--input", help="read sentences from this file instead of stdin")
+            p.add_argument("--n-best", type=int, help="print N hypotheses per sentence "
+                           "(Moses format 'i ||| hypothesis ||| score')")
         else:
             p.add_argument("--src", help="source sentences (default: the built-in test split)")
             p.add_argument("--ref", help="reference translations, line-aligned with --src")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("score", help="log p(target | source) of given sentence pairs")
+    _decode_flags(p, required=True)
+    p.add_argument("--src", required=True)
+    p.add_argument("--tgt", required=True)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("rescore", help="re-rank a Moses n-best list with the model (paper §3.3)")
+    _decode_flags(p, required=True)
+    p.add_argument("--src", required=True, help="the source sentences")
+    p.add_argument("--nbest", required=True, help="'i ||| hypothesis ||| score' lines")
+    p.add_argument("--weight", type=float, default=0.5, help="share of the n-best's own score")
+    p.set_defaults(func=cmd_rescore)
 
     p = sub.add_parser("export", help="write a SavedModel in TF Serving's BASE/NAME/VERSION")
     _io_flags(p, model_dir_required=True)

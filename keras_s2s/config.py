@@ -86,10 +86,13 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DecodeConfig:
-    """Decoding limits: at most `max_len_a * source_length + max_len_b` target tokens."""
+    """Search settings; at most `max_len_a * source_length + max_len_b` target tokens."""
 
+    beam_size: int = 5  # the `translate` signature's beam (1 = greedy); the paper used 12
+    length_penalty: float = 0.0  # GNMT alpha; 0 is the paper's plain log-probability
     max_len_a: float = 1.5
     max_len_b: int = 10
+    max_src_len: int = 200  # longer inputs are cut to this many tokens when translating
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,6 +221,7 @@ def validate(cfg: Config) -> Config:
                 "data.bucket_width": cfg.data.bucket_width,
                 "data.max_src_len": cfg.data.max_src_len, "data.max_tgt_len": cfg.data.max_tgt_len,
                 "data.src_vocab_size": cfg.data.src_vocab_size,
+                "decode.beam_size": cfg.decode.beam_size, "decode.max_src_len": cfg.decode.max_src_len,
                 "data.tgt_vocab_size": cfg.data.tgt_vocab_size}
     for key, value in positive.items():
         if value <= 0:

@@ -6,13 +6,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import keras
 import tensorflow as tf
 import yaml
 
 from keras_s2s import config as config_lib
-from keras_s2s.config import Config
+from keras_s2s.config import Config, DecodeConfig
 from keras_s2s.constants import CONFIG_FILE, DATA_REPORT_FILE, WEIGHTS_FILE
 from keras_s2s.data.corpus import Corpus, PairListCorpus, open_corpus
 from keras_s2s.data.pipeline import (count_too_long, dataset_from_corpus, make_dataset,
@@ -20,6 +21,7 @@ from keras_s2s.data.pipeline import (count_too_long, dataset_from_corpus, make_d
 from keras_s2s.data.tasks import TaskSplits, load_task
 from keras_s2s.data.tokenizer import Tokenizer
 from keras_s2s.data.vocab import SIDES, build_side, load_tokenizer, vocab_exists
+from keras_s2s.decode.scoring import ensemble
 from keras_s2s.decode.translator import Translator
 from keras_s2s.model.inference import make_encode, make_step
 from keras_s2s.model.seq2seq import build_seq2seq
@@ -192,8 +194,43 @@ def load_model(model_dir: str | Path) -> tuple[Config, keras.Model, Tokenizer, T
     return cfg, model, src_tok, tgt_tok
 
 
-def load_translator(model_dir: str | Path) -> Translator:
-    """The in-graph string-to-string Translator of a trained run."""
-    cfg, model, src_tok, tgt_tok = load_model(model_dir)
-    return Translator(src_tok, tgt_tok, make_encode(model), make_step(model),
-                      cfg.data.reverse_source, cfg.decode, trackables=(model,))
+def _check_compatible(model_dirs: Sequence[str | Path]) -> None:
+    """Ensemble members must read and write the same tokens: same vocabularies and tokenizers."""
+    reference = Path(model_dirs[0])
+    ref_cfg = load_config(reference)
+    for other in map(Path, model_dirs[1:]):
+        cfg = load_config(other)
+        same_setup = (cfg.data.src_tokenizer, cfg.data.tgt_tokenizer, cfg.data.reverse_source) \
+            == (ref_cfg.data.src_tokenizer, ref_cfg.data.tgt_tokenizer,
+                ref_cfg.data.reverse_source)
+        same_files = all(
+            (reference / name).read_bytes() == (other / name).read_bytes()
+            for name in sorted(p.name for p in reference.glob("*.vocab")) +
+            sorted(p.name for p in reference.glob("*.spm.model")))
+        if not (same_setup and same_files):
+            raise ValueError(
+                f"Models in an ensemble must share vocabularies and tokenizers, but {other} "
+                f"differs from {reference}. Train the members with the same vocabulary files "
+                "(copy src.vocab/tgt.vocab into each run dir before training).")
+
+
+def load_translator(model_dirs: str | Path | Sequence[str | Path],
+                    decode: DecodeConfig | None = None) -> Translator:
+    """The in-graph Translator of one trained run, or of an ensemble of runs.
+
+    Args:
+        model_dirs: one run directory, or several (their log-probabilities are averaged).
+        decode: search settings; the first run's `decode` section by default.
+    """
+    dirs = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
+    _check_compatible(dirs)
+    members, models = [], []
+    for model_dir in dirs:
+        cfg, model, src_tok, tgt_tok = load_model(model_dir)
+        members.append((make_encode(model), make_step(model)))
+        models.append(model)
+    first = load_config(dirs[0])
+    src_tok, tgt_tok = load_tokenizers(first, dirs[0])
+    encode, step = ensemble(members)
+    return Translator(src_tok, tgt_tok, encode, step, first.data.reverse_source,
+                      decode or first.decode, trackables=tuple(models))

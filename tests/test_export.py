@@ -48,7 +48,12 @@ def test_layout_and_versions(tiny_translator, tmp_path):
 
 def test_signatures(export_dir):
     loaded = load_saved_model(export_dir.parent)  # the model base: highest version
-    assert {"serving_default", "translate"} <= set(loaded.signatures)
+    assert {"serving_default", "translate", "translate_nbest", "score"} <= set(loaded.signatures)
+    nbest = loaded.signatures["translate_nbest"](text=tf.constant(["12", "7"]),
+                                                 beam_size=tf.constant(3), n_best=tf.constant(2))
+    assert nbest["translations"].shape == (2, 2) and nbest["scores"].shape == (2, 2)
+    scored = loaded.signatures["score"](source=tf.constant(["12"]), target=tf.constant(["douze"]))
+    assert scored["log_prob"].shape == (1,)
     sig = loaded.signatures["serving_default"]
     (spec,) = sig.structured_input_signature[1].values()
     assert spec.dtype == tf.string and spec.shape.as_list() == [None]

@@ -12,6 +12,16 @@ EncodeFn = Callable[[tf.Tensor], Any]
 StepFn = Callable[[tf.Tensor, Any], tuple[tf.Tensor, Any]]
 
 
+NEG_INF = -1e9
+
+
+def ban_special(log_probs: tf.Tensor) -> tf.Tensor:
+    """`<pad>` and `<s>` are never generated: their log-probs `[..., V]` become -1e9."""
+    vocab = tf.shape(log_probs)[-1]
+    banned = tf.scatter_nd([[PAD_ID], [BOS_ID]], [NEG_INF, NEG_INF], [vocab])
+    return log_probs + banned
+
+
 def max_target_lengths(src_ids: tf.Tensor, a: float, b: int) -> tf.Tensor:
     """Per-sentence limit `a * source_length + b` (source length without `</s>`), `[batch]`."""
     src_len = tf.reduce_sum(tf.cast(src_ids != PAD_ID, tf.float32), axis=1) - 1.0
@@ -41,7 +51,7 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor,
 
     def body(t, tokens, states, finished, score, out):
         log_probs, states = step(tokens, states)  # [batch, V]
-        next_ids = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+        next_ids = tf.argmax(ban_special(log_probs), axis=-1, output_type=tf.int32)
         best = tf.gather(log_probs, next_ids, batch_dims=1)  # [batch]
         next_ids = tf.where(finished, PAD_ID, next_ids)
         score += tf.where(finished, 0.0, best)

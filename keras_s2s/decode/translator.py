@@ -5,31 +5,39 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_s2s.config import DecodeConfig
-from keras_s2s.constants import EOS_ID, INPUT_TEXT, OUTPUT_LOG_PROB, OUTPUT_TRANSLATION, PAD_ID
+from keras_s2s.constants import (EOS_ID, INPUT_BEAM_SIZE, INPUT_N_BEST, INPUT_SOURCE,
+                                 INPUT_TARGET, INPUT_TEXT, OUTPUT_LOG_PROB, OUTPUT_LOG_PROBS,
+                                 OUTPUT_SCORES, OUTPUT_TRANSLATION, OUTPUT_TRANSLATIONS, PAD_ID)
 from keras_s2s.data.tokenizer import Tokenizer
+from keras_s2s.decode.beam_search import beam_search
 from keras_s2s.decode.greedy import EncodeFn, StepFn, greedy_search, max_target_lengths
+from keras_s2s.decode.scoring import score_targets
+
+TEXT = tf.TensorSpec([None], tf.string, name=INPUT_TEXT)
+SCALAR = tf.TensorSpec([], tf.int32)
+
+
+def add_eos(ids: tf.RaggedTensor) -> tf.RaggedTensor:
+    """`[b, (len)]` → `[b, (len + 1)]` with `</s>` appended to every row."""
+    eos = tf.fill([ids.nrows(), 1], tf.constant(EOS_ID, ids.dtype))
+    return tf.concat([ids, tf.RaggedTensor.from_tensor(eos)], axis=1)
 
 
 class Translator(tf.Module):
-    """Tokenizes, reverses the source, decodes and detokenizes, as one `tf.function`.
+    """Strings in, strings out: tokenize, reverse the source, search, detokenize, in-graph.
 
-    It receives the model as `encode`/`step` callables, so it never depends on how the
-    model was built, and it is what `keras_s2s.export` writes as a SavedModel.
+    It receives the model as `encode`/`step` callables (one model or an ensemble), so it
+    never depends on how the model was built; `keras_s2s.export` writes it as a SavedModel
+    whose signatures are its `tf.function`s.
 
     Args:
         src_tokenizer, tgt_tokenizer: in-graph tokenizers of the run.
-        encode: `src_ids [batch, src_len] → states`.
-        step: `(tokens [batch], states) → (log_probs [batch, V], states)`.
+        encode: `src_ids [b, S] → states`.
+        step: `(tokens [b], states) → (log_probs [b, V], states)`.
         reverse_source: reverse the source tokens, as the model was trained.
-        decode: length limits.
-        trackables: objects whose variables the functions use (e.g. the Keras model), kept
-            as attributes so `tf.saved_model.save` finds them.
-
-    Call arguments (`translate`):
-        text: `[batch]` tf.string sentences.
-
-    Returns:
-        `{"translation": [batch] tf.string, "log_prob": [batch] tf.float32}`.
+        decode: beam size, length penalty and length limits.
+        trackables: objects whose variables the functions use (the Keras models), kept as
+            attributes so `tf.saved_model.save` finds them.
     """
 
     def __init__(self, src_tokenizer: Tokenizer, tgt_tokenizer: Tokenizer, encode: EncodeFn,
@@ -44,20 +52,55 @@ class Translator(tf.Module):
         self._decode = decode
 
     def source_ids(self, text: tf.Tensor) -> tf.Tensor:
-        """`[batch]` strings → `[batch, src_len]` ids: tokens (reversed) + `</s>`, right-padded."""
-        ids = self.src_tokenizer.tokenize(text)  # [batch, (tokens)]
+        """`[b]` strings → `[b, S]` ids: tokens (cut to `max_src_len`, reversed) + `</s>`."""
+        ids = self.src_tokenizer.tokenize(text)[:, :self._decode.max_src_len]  # [b, (len)]
         if self._reverse:
             ids = tf.reverse(ids, axis=[1])  # ragged: real tokens only, padding stays right
-        eos = tf.fill([ids.nrows(), 1], tf.constant(EOS_ID, ids.dtype))
-        ids = tf.concat([ids, tf.RaggedTensor.from_tensor(eos)], axis=1)
-        return ids.to_tensor(default_value=PAD_ID)
+        return add_eos(ids).to_tensor(default_value=PAD_ID)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_TEXT)])
-    def translate(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _limits(self, src_ids: tf.Tensor) -> tf.Tensor:
+        return max_target_lengths(src_ids, self._decode.max_len_a, self._decode.max_len_b)
+
+    def _nbest(self, text, beam_size, n_best):
         src_ids = self.source_ids(text)
-        limits = max_target_lengths(src_ids, self._decode.max_len_a, self._decode.max_len_b)
-        ids, score = greedy_search(self._encode, self._step, src_ids, limits)
-        return {OUTPUT_TRANSLATION: self.tgt_tokenizer.detokenize(ids), OUTPUT_LOG_PROB: score}
+        ids, scores, log_probs = beam_search(
+            self._encode, self._step, src_ids, self._limits(src_ids), beam_size, n_best,
+            self._decode.length_penalty)
+        shape = tf.shape(ids)  # [b, n, L] -> [b * n, L] -> detokenize -> [b, n]
+        words = self.tgt_tokenizer.detokenize(tf.reshape(ids, [-1, shape[2]]))
+        return tf.reshape(words, shape[:2]), scores, log_probs
+
+    @tf.function(input_signature=[TEXT])
+    def translate(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`text [b]` → `{"translation": [b] string, "log_prob": [b] float32}` (beam search
+        with the configured beam size)."""
+        words, _, log_probs = self._nbest(text, self._decode.beam_size, 1)
+        return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: log_probs[:, 0]}
+
+    @tf.function(input_signature=[TEXT, tf.TensorSpec([], tf.int32, name=INPUT_BEAM_SIZE),
+                                  tf.TensorSpec([], tf.int32, name=INPUT_N_BEST)])
+    def translate_nbest(self, text, beam_size, n_best) -> dict[str, tf.Tensor]:
+        """`text [b]`, scalar `beam_size`, `n_best` → `{"translations": [b, n] string,
+        "scores": [b, n] (length-penalised), "log_probs": [b, n]}`, best first."""
+        tf.debugging.assert_positive(beam_size, message="beam_size must be >= 1")
+        tf.debugging.assert_positive(n_best, message="n_best must be >= 1")
+        words, scores, log_probs = self._nbest(text, beam_size, n_best)
+        return {OUTPUT_TRANSLATIONS: words, OUTPUT_SCORES: scores, OUTPUT_LOG_PROBS: log_probs}
+
+    @tf.function(input_signature=[TEXT])
+    def translate_greedy(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Greedy decoding: `text [b]` → `{"translation", "log_prob"}`."""
+        src_ids = self.source_ids(text)
+        ids, log_prob = greedy_search(self._encode, self._step, src_ids, self._limits(src_ids))
+        return {OUTPUT_TRANSLATION: self.tgt_tokenizer.detokenize(ids), OUTPUT_LOG_PROB: log_prob}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_SOURCE),
+                                  tf.TensorSpec([None], tf.string, name=INPUT_TARGET)])
+    def score(self, source: tf.Tensor, target: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`log p(target | source)` for `[b]` sentence pairs → `{"log_prob": [b]}`."""
+        tgt_ids = add_eos(self.tgt_tokenizer.tokenize(target)).to_tensor(default_value=PAD_ID)
+        log_prob = score_targets(self._encode, self._step, self.source_ids(source), tgt_ids)
+        return {OUTPUT_LOG_PROB: log_prob}
 
 
 def translate_all(translate_fn, texts: list[str], batch_size: int = 64

@@ -1,0 +1,136 @@
+"""Batched beam search in a `tf.while_loop`; beam size and n-best are call-time tensors."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import tensorflow as tf
+
+from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
+from keras_s2s.decode.greedy import NEG_INF, EncodeFn, StepFn, ban_special
+
+
+class BeamState(NamedTuple):
+    """Everything the search loop carries (b = batch, k = beam, L = longest allowed output)."""
+
+    t: tf.Tensor  # [] int32, tokens decoded so far
+    alive_seq: tf.Tensor  # [b, k, L] int32, <pad> after the current step
+    alive_log_probs: tf.Tensor  # [b, k] float32, sum of token log-probs
+    alive_states: Any  # nest of [b * k, ...], the decoder states of alive hypotheses
+    finished_seq: tf.Tensor  # [b, k, L] int32, each ends with </s> (or at its limit)
+    finished_scores: tf.Tensor  # [b, k] float32, length-penalised; NEG_INF if empty
+    finished_log_probs: tf.Tensor  # [b, k] float32, raw sum of log-probs
+
+
+def length_penalty(length: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
+    """GNMT's `((5 + len) / 6) ** alpha`; `alpha = 0` (the paper) gives 1."""
+    return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, alpha)
+
+
+def _tile_beams(tensor: tf.Tensor, beam: tf.Tensor) -> tf.Tensor:
+    """`[b, ...]` → `[b * k, ...]`, each row repeated k times in a row."""
+    return tf.repeat(tensor, beam, axis=0)
+
+
+def _gather_beams(tensor: tf.Tensor, indices: tf.Tensor, batch: tf.Tensor,
+                  beam_in: tf.Tensor) -> tf.Tensor:
+    """Picks beams: `tensor [b * k_in, ...]` with `indices [b, k_out]` → `[b * k_out, ...]`."""
+    flat = indices + beam_in * tf.range(batch)[:, None]  # [b, k_out] -> rows of tensor
+    return tf.gather(tensor, tf.reshape(flat, [-1]))
+
+
+def _top(scores: tf.Tensor, k: tf.Tensor, *others: tf.Tensor):
+    """The top `k` of `scores [b, n]` (ties: lowest index first) and the matching `others`."""
+    values, indices = tf.math.top_k(scores, k=k)
+    return (values,) + tuple(tf.gather(o, indices, batch_dims=1) for o in others)
+
+
+def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
+                beam_size: tf.Tensor, n_best: tf.Tensor, alpha: tf.Tensor | float = 0.0
+                ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Finds the `n_best` most probable translations of each source sentence.
+
+    A hypothesis that emits `</s>` leaves the beam for the finished set (the paper's rule);
+    a sentence is done when it has `n_best` finished hypotheses that no alive one can still
+    beat, or when it reaches its length limit (alive hypotheses then count as finished).
+
+    Args:
+        encode: `src_ids [b, S] → states` (any `tf.nest` structure, batch-major).
+        step: `(tokens [b * k], states) → (log_probs [b * k, V], states)`.
+        src_ids: `[b, S]` int32, right-padded.
+        max_lengths: `[b]` int32, most target tokens per sentence (`</s>` included).
+        beam_size: scalar int32 k ≥ 1.
+        n_best: scalar int32, 1 ≤ n ≤ k.
+        alpha: length-penalty exponent (0 = none).
+
+    Returns:
+        `ids [b, n, L]` int32 (ending with `</s>`, then `<pad>`), `scores [b, n]` (penalised,
+        best first) and `log_probs [b, n]` (raw sums of token log-probs).
+    """
+    beam = tf.convert_to_tensor(beam_size, tf.int32)
+    n_best = tf.minimum(tf.convert_to_tensor(n_best, tf.int32), beam)
+    alpha = tf.convert_to_tensor(alpha, tf.float32)
+    batch = tf.shape(src_ids)[0]
+    limit = tf.reduce_max(max_lengths)
+    states = tf.nest.map_structure(lambda s: _tile_beams(s, beam), encode(src_ids))
+    first = tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], axis=0)  # one live start per sentence
+    init = BeamState(
+        t=tf.constant(0), alive_seq=tf.fill([batch, beam, limit], PAD_ID),
+        alive_log_probs=tf.tile(first[None], [batch, 1]), alive_states=states,
+        finished_seq=tf.fill([batch, beam, limit], PAD_ID),
+        finished_scores=tf.fill([batch, beam], NEG_INF),
+        finished_log_probs=tf.fill([batch, beam], NEG_INF))
+
+    def body(s: BeamState) -> tuple[BeamState]:
+        return (_advance(s, step, batch, beam, limit, max_lengths, alpha),)
+
+    def cond(s: BeamState) -> tf.Tensor:
+        return (s.t < limit) & ~tf.reduce_all(_done(s, max_lengths, n_best, alpha, limit))
+
+    # Beam and length are data, not trace-time constants: let every dimension vary.
+    invariants = tf.nest.map_structure(lambda x: tf.TensorShape([None] * x.shape.rank), init)
+    (final,) = tf.while_loop(cond, body, (init,), shape_invariants=(invariants,),
+                             maximum_iterations=limit)
+    return (final.finished_seq[:, :n_best], final.finished_scores[:, :n_best],
+            final.finished_log_probs[:, :n_best])
+
+
+def _advance(s: BeamState, step: StepFn, batch, beam, limit, max_lengths, alpha) -> BeamState:
+    """One decoding step: expand every alive hypothesis, keep k alive, merge the finished."""
+    last = tf.gather(s.alive_seq, tf.maximum(s.t - 1, 0), axis=2)  # [b, k]
+    tokens = tf.where(s.t == 0, BOS_ID, last)
+    log_probs, states = step(tf.reshape(tokens, [-1]), s.alive_states)  # [b * k, V]
+    vocab = tf.shape(log_probs)[-1]
+    log_probs = tf.reshape(ban_special(log_probs), [batch, beam, vocab])
+    total = s.alive_log_probs[:, :, None] + log_probs  # [b, k, V]
+    # [b, k, V] -> [b, k * V]: 2k candidates leave k alive even if k of them end here.
+    cand_lp, cand_idx = tf.math.top_k(tf.reshape(total, [batch, beam * vocab]), k=2 * beam)
+    cand_beam, cand_tok = cand_idx // vocab, cand_idx % vocab  # [b, 2k]
+    position = tf.one_hot(s.t, limit, on_value=1, off_value=0, dtype=tf.int32)  # [L]
+    cand_seq = tf.gather(s.alive_seq, cand_beam, batch_dims=1)  # [b, 2k, L]
+    cand_seq += cand_tok[:, :, None] * position
+    at_limit = (s.t + 1 >= max_lengths)[:, None]  # [b, 1]
+    ends = (cand_tok == EOS_ID) | at_limit  # [b, 2k]
+    valid = cand_lp > NEG_INF / 2
+
+    # Alive: the best k candidates that did not end.
+    alive_lp, alive_seq, alive_beam = _top(tf.where(ends, NEG_INF, cand_lp), beam,
+                                           cand_seq, cand_beam)
+    states = tf.nest.map_structure(lambda x: _gather_beams(x, alive_beam, batch, beam), states)
+
+    # Finished: old finished and new ended candidates, best k by penalised score.
+    new_scores = tf.where(ends & valid, cand_lp / length_penalty(s.t + 1, alpha), NEG_INF)
+    scores, seq, lps = _top(tf.concat([s.finished_scores, new_scores], axis=1), beam,
+                            tf.concat([s.finished_seq, cand_seq], axis=1),
+                            tf.concat([s.finished_log_probs, cand_lp], axis=1))
+    return BeamState(s.t + 1, alive_seq, alive_lp, states, seq, scores, lps)
+
+
+def _done(s: BeamState, max_lengths, n_best, alpha, limit) -> tf.Tensor:
+    """`[b]`: n-best finished, and no alive hypothesis can still beat the n-th of them."""
+    nth = tf.gather(s.finished_scores, n_best - 1, axis=1)  # [b]
+    best_alive = tf.reduce_max(s.alive_log_probs, axis=1)  # log-probs only fall from here
+    # The most a hypothesis can gain from the length penalty is at the longest length.
+    bound = best_alive / length_penalty(tf.cast(max_lengths, tf.float32), alpha)
+    bound = tf.where(alpha > 0, bound, best_alive)
+    return (s.t >= max_lengths) | ((nth > NEG_INF / 2) & (bound < nth))
