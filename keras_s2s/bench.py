@@ -101,3 +101,68 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> di
         "padding_fraction": round(1 - (src_tokens + tgt_tokens) / slots, 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def _rate(fn, batches: list[list[str]]) -> tuple[float, list[str]]:
+    """Sentences/s of `fn(list of strings) → list of outputs` after one warm-up call."""
+    fn(batches[0])
+    outputs: list[str] = []
+    start = time.perf_counter()
+    for batch in batches:
+        outputs += fn(batch)
+    return sum(map(len, batches)) / (time.perf_counter() - start), outputs
+
+
+def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_size: int,
+                 limit: int, export_dir: str) -> dict:
+    """Greedy and beam decoding speed: in-graph, from the exported SavedModel, and eager.
+
+    Returns:
+        `greedy_sent_per_s`, `beam_sent_per_s`, `eager_beam_sent_per_s`,
+        `saved_model_greedy_sent_per_s`, `saved_model_beam_sent_per_s`, `mean_hyp_tokens`,
+        target tokens/s and the ratios the targets are stated in.
+    """
+    from keras_s2s.data.corpus import iter_lines
+    from keras_s2s.export.saved_model import export_saved_model, load_saved_model
+
+    texts = [line for _, line in zip(range(limit), iter_lines(src_path))]
+    batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+    translator = runs.load_translator(model_dirs)
+    beam = tf.constant(beam_size)
+    one = tf.constant(1)
+
+    def decoded(out, key="translations"):
+        values = out[key].numpy()
+        return [v[0] if values.ndim == 2 else v for v in values]
+
+    greedy, greedy_out = _rate(lambda b: decoded(translator.translate_greedy(tf.constant(b)),
+                                                 "translation"), batches)
+    in_graph, beam_out = _rate(
+        lambda b: decoded(translator.translate_nbest(tf.constant(b), beam, one)), batches)
+    # The same search, run eagerly: tf.while_loop outside tf.function is a Python loop.
+    eager, _ = _rate(lambda b: [w[0] for w in translator._nbest(tf.constant(b), beam, one)[0]
+                                .numpy()], batches[:2])
+    loaded = load_saved_model(export_saved_model(translator, export_dir, "bench"))
+    signatures = loaded.signatures
+    saved_greedy, _ = _rate(lambda b: decoded(signatures["translate_greedy"](
+        text=tf.constant(b)), "translation"), batches)
+    saved_beam, _ = _rate(lambda b: decoded(signatures["translate_nbest"](
+        text=tf.constant(b), beam_size=beam, n_best=one)), batches)
+
+    def tokens(outputs):  # target tokens per hypothesis, </s> included
+        lengths = translator.tgt_tokenizer.tokenize(tf.constant(outputs)).row_lengths()
+        return float(tf.reduce_mean(tf.cast(lengths, tf.float32))) + 1.0
+
+    mean_beam, mean_greedy = tokens(beam_out), tokens(greedy_out)
+    return {
+        "sentences": len(texts), "beam_size": beam_size, "batch_size": batch_size,
+        "greedy_sent_per_s": round(greedy, 2), "beam_sent_per_s": round(in_graph, 2),
+        "eager_beam_sent_per_s": round(eager, 3),
+        "saved_model_greedy_sent_per_s": round(saved_greedy, 2),
+        "saved_model_beam_sent_per_s": round(saved_beam, 2),
+        "greedy_tgt_tokens_per_s": round(greedy * mean_greedy, 1),
+        "beam_tgt_tokens_per_s": round(in_graph * mean_beam, 1),
+        "mean_hyp_tokens": round(mean_beam, 2), "mean_greedy_hyp_tokens": round(mean_greedy, 2),
+        "beam_cost_vs_greedy": round(greedy / in_graph, 2),
+        "in_graph_speedup_vs_eager": round(in_graph / eager, 1),
+    }

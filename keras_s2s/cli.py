@@ -315,6 +315,16 @@ def cmd_bench_train(args: argparse.Namespace) -> dict:
         return bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup)
 
 
+def cmd_bench_decode(args: argparse.Namespace) -> dict:
+    import tempfile
+
+    from keras_s2s.bench import bench_decode
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return bench_decode(args.model_dir, args.src, args.beam_size or 5, args.batch_size,
+                            args.limit, scratch)
+
+
 def cmd_demo(args: argparse.Namespace) -> dict:
     from keras_s2s.demo import run_demo
 
@@ -397,6 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
     p.add_argument("--batch-size", type=int)
     p.set_defaults(func=cmd_bench_train)
+
+    p = bench.add_parser("decode", help="greedy/beam sentences/s: in-graph, SavedModel, eager")
+    _decode_flags(p, required=True)
+    p.add_argument("--src", required=True, help="source sentences to translate")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--limit", type=int, default=256, help="sentences to use from --src")
+    p.set_defaults(func=cmd_bench_decode)
 
     p = sub.add_parser("demo", help="built-in task: train, evaluate, export, reload, translate")
     _config_flags(p)

@@ -58,3 +58,35 @@ def _write(tmp_path, lines):
     path = tmp_path / "input.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return str(path)
+
+
+def test_nbest_score_rescore_and_bench_decode(tiny_run, tmp_path, capsys):
+    src = _write(tmp_path, ["12", "3 400"])
+    assert cli.main(["translate", "--model-dir", str(tiny_run), "--input", src,
+                     "--n-best", "3", "--beam-size", "4"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 6 and lines[0].startswith("0 ||| ") and lines[3].startswith("1 ||| ")
+    nbest = tmp_path / "nbest.txt"
+    nbest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    hyps = tmp_path / "hyps.txt"
+    hyps.write_text(lines[0].split(" ||| ")[1] + "\n" + lines[3].split(" ||| ")[1] + "\n",
+                    encoding="utf-8")
+    assert cli.main(["score", "--model-dir", str(tiny_run), "--src", src, "--tgt",
+                     str(hyps)]) == 0
+    scores = [float(x) for x in capsys.readouterr().out.split()]
+    assert len(scores) == 2 and all(s <= 0 for s in scores)
+    assert cli.main(["rescore", "--model-dir", str(tiny_run), "--src", src, "--nbest",
+                     str(nbest), "--weight", "0"]) == 0  # model score only: beam's best wins
+    assert capsys.readouterr().out.splitlines() == [lines[0].split(" ||| ")[1],
+                                                    lines[3].split(" ||| ")[1]]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("not an n-best line\n", encoding="utf-8")
+    assert cli.main(["rescore", "--model-dir", str(tiny_run), "--src", src, "--nbest",
+                     str(bad)]) == 2
+    assert "line 1: expected 'i ||| hypothesis ||| score'" in capsys.readouterr().err
+    assert cli.main(["bench", "decode", "--model-dir", str(tiny_run), "--src", src,
+                     "--beam-size", "3", "--batch-size", "2", "--limit", "2", "--json"]) == 0
+    figures = last_json(capsys.readouterr().out)
+    assert {"greedy_sent_per_s", "beam_sent_per_s", "eager_beam_sent_per_s",
+            "saved_model_beam_sent_per_s", "saved_model_greedy_sent_per_s",
+            "mean_hyp_tokens"} <= set(figures)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from keras_s2s.constants import SERVING_DEFAULT, SIG_SCORE, SIG_TRANSLATE, SIG_TRANSLATE_NBEST
+from keras_s2s.constants import (SERVING_DEFAULT, SIG_SCORE, SIG_TRANSLATE, SIG_TRANSLATE_GREEDY,
+                                 SIG_TRANSLATE_NBEST)
 
 
 def next_version(model_base: str | Path) -> int:
@@ -45,7 +46,8 @@ def export_saved_model(translator: tf.Module, base: str | Path, name: str,
         raise FileExistsError(f"Export version {target} exists already; pass another "
                               "--version or leave it out to take the next free one.")
     signatures = {SERVING_DEFAULT: translator.translate, SIG_TRANSLATE: translator.translate,
-                  SIG_TRANSLATE_NBEST: translator.translate_nbest, SIG_SCORE: translator.score}
+                  SIG_TRANSLATE_NBEST: translator.translate_nbest, SIG_SCORE: translator.score,
+                  SIG_TRANSLATE_GREEDY: translator.translate_greedy}
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=model_base))
     try:
         tf.saved_model.save(translator, str(tmp), signatures=signatures)
