@@ -45,14 +45,20 @@ def corpora(cfg: Config) -> tuple[Corpus, Corpus | None]:
 
 
 def _write_config(cfg: Config, model_dir: Path) -> None:
-    """Saves the resolved config; a run dir holding a different one is an error."""
+    """Saves the resolved config; a run dir holding a different one is an error.
+
+    Only `train.epochs` may change between reruns, so a finished run can be trained further.
+    """
     path = model_dir / CONFIG_FILE
     if path.exists():
         saved = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if saved != cfg.to_dict():
+        current = cfg.to_dict()
+        for values in (saved, current):
+            values.get("train", {}).pop("epochs", None)
+        if saved != current:
             raise ValueError(
                 f"{model_dir} holds a run with another config ({path}). Rerun with the same "
-                "settings to resume it, or pass a new --model-dir.")
+                "settings to resume it (only --epochs may change), or pass a new --model-dir.")
     config_lib.save(cfg, path)
 
 

@@ -13,7 +13,9 @@ _LETTERS = r"\p{L}\p{N}\p{M}"
 
 
 def normalize_spaces(text: tf.Tensor) -> tf.Tensor:
-    """Maps every Unicode space (no-break, thin, zero-width …) and tab to one ASCII space."""
+    """Repairs invalid UTF-8 (→ U+FFFD) and maps every Unicode space (no-break, thin,
+    zero-width …) and tab to one ASCII space."""
+    text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
     text = tf.strings.regex_replace(text, r"[\p{Zs}\x{200B}\t\r\n]+", " ")
     return tf.strings.strip(text)
 

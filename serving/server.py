@@ -1,0 +1,168 @@
+"""A development/test stand-in for TensorFlow Serving: same gRPC and REST API, loopback only.
+
+NOT for production: production serves the same export with the real TensorFlow Serving
+binary or image (see serving/README.md). This server exists because that binary cannot be
+installed here; it implements `PredictionService.Predict`, `GetModelMetadata` and
+`ModelService.GetModelStatus` with `tensorflow-serving-api`'s servicer classes, plus the REST
+`:predict`, metadata and status routes, over SavedModels only.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from concurrent import futures
+from http.server import ThreadingHTTPServer
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2,
+                                     model_service_pb2_grpc, predict_pb2,
+                                     prediction_service_pb2_grpc)
+
+from serving.models import Batcher, ModelRegistry, ServingError
+
+DEFAULT_SIGNATURE = "serving_default"
+
+
+def _abort(context: grpc.ServicerContext, err: ServingError) -> None:
+    context.abort(getattr(grpc.StatusCode, err.code), str(err))
+
+
+def predict(registry: ModelRegistry, batcher: Batcher, name: str, version: int | None,
+            signature: str, inputs: dict[str, np.ndarray]) -> tuple[int, dict[str, np.ndarray]]:
+    """Shared by gRPC and REST: resolves the model version and runs the signature."""
+    number, loaded = registry.get(name, version)
+    return number, batcher.submit(loaded, signature or DEFAULT_SIGNATURE, inputs)
+
+
+class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """`Predict` and `GetModelMetadata` as TF Serving answers them."""
+
+    def __init__(self, registry: ModelRegistry, batcher: Batcher):
+        self.registry, self.batcher = registry, batcher
+
+    def Predict(self, request, context):  # noqa: N802 (gRPC method name)
+        try:
+            inputs = {}
+            for key, proto in request.inputs.items():
+                try:
+                    inputs[key] = tf.make_ndarray(proto)
+                except Exception as err:
+                    raise ServingError("INVALID_ARGUMENT", f"Input '{key}' is not a valid "
+                                       f"TensorProto: {err}") from None
+            version, outputs = predict(self.registry, self.batcher, request.model_spec.name,
+                                       request.model_spec.version.value or None,
+                                       request.model_spec.signature_name, inputs)
+        except ServingError as err:
+            return _abort(context, err)
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = request.model_spec.name
+        response.model_spec.version.value = version
+        response.model_spec.signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        wanted = set(request.output_filter) or set(outputs)
+        for key, value in outputs.items():
+            if key in wanted:
+                response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+        return response
+
+    def GetModelMetadata(self, request, context):  # noqa: N802
+        try:
+            if list(request.metadata_field) not in ([], ["signature_def"]):
+                raise ServingError("INVALID_ARGUMENT", "Only metadata_field 'signature_def' "
+                                   f"exists; received {list(request.metadata_field)}.")
+            version, loaded = self.registry.get(request.model_spec.name,
+                                                request.model_spec.version.value or None)
+        except ServingError as err:
+            return _abort(context, err)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = request.model_spec.name
+        response.model_spec.version.value = version
+        defs = get_model_metadata_pb2.SignatureDefMap()
+        for key, value in loaded.signature_defs.items():
+            defs.signature_def[key].CopyFrom(value)
+        response.metadata["signature_def"].Pack(defs)
+        return response
+
+
+class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
+    """`GetModelStatus`: every loaded version is AVAILABLE."""
+
+    def __init__(self, registry: ModelRegistry):
+        self.registry = registry
+
+    def GetModelStatus(self, request, context):  # noqa: N802
+        try:
+            self.registry.get(request.model_spec.name, request.model_spec.version.value or None)
+        except ServingError as err:
+            return _abort(context, err)
+        response = get_model_status_pb2.GetModelStatusResponse()
+        wanted = request.model_spec.version.value
+        for version in sorted(self.registry.versions):
+            if wanted and version != wanted:
+                continue
+            status = response.model_version_status.add()
+            status.version = version
+            status.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+        return response
+
+
+class Server:
+    """The gRPC and REST servers around one model; `stop()` or SIGTERM ends them cleanly.
+
+    Args:
+        base, name: where the model's version folders live.
+        host: the address to bind (loopback by default; the server has no authentication).
+        port, rest_port: 0 picks a free port (see `.port`, `.rest_port`); rest_port None = no REST.
+        max_batch_size: server-side batching of concurrent requests (1 = off).
+    """
+
+    def __init__(self, base: str, name: str, host: str = "127.0.0.1", port: int = 8500,
+                 rest_port: int | None = 8501, max_batch_size: int = 64,
+                 poll_seconds: float = 1.0):
+        self.registry = ModelRegistry(base, name, poll_seconds)
+        self.batcher = Batcher(max_batch_size)
+        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+            PredictionServicer(self.registry, self.batcher), self.grpc)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+            ModelServicer(self.registry), self.grpc)
+        self.port = self.grpc.add_insecure_port(f"{host}:{port}")
+        self.grpc.start()
+        self.http = None
+        if rest_port is not None:
+            from serving.rest import make_handler
+
+            self.http = ThreadingHTTPServer((host, rest_port), make_handler(self))
+            self.rest_port = self.http.server_address[1]
+            threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        self.stopped = threading.Event()
+
+    def stop(self, grace: float = 2.0) -> None:
+        self.grpc.stop(grace).wait()
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+        self.registry.close()
+        self.stopped.set()
+
+    def wait(self) -> None:
+        """Blocks until SIGTERM/SIGINT (then stops cleanly) or `stop()`."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: threading.Thread(target=self.stop).start())
+        self.stopped.wait()
+
+
+def serve(base: str, name: str, host: str, port: int, rest_port: int | None,
+          max_batch_size: int = 64) -> None:
+    """Runs the development server until SIGTERM; prints where it listens."""
+    server = Server(base, name, host, port, rest_port, max_batch_size)
+    print(json.dumps({"serving": name, "grpc": f"{host}:{server.port}",
+                      "rest": f"{host}:{server.rest_port}" if server.http else None,
+                      "versions": sorted(server.registry.versions),
+                      "note": "development/test server; production uses TensorFlow Serving"}),
+          flush=True)
+    server.wait()
+
