@@ -160,6 +160,8 @@ def _translate_fn(args: argparse.Namespace):
 
     The closures keep the loaded object alive: a `tf.function` holds its owner weakly.
     """
+    if getattr(args, "server", None):
+        return _server_fn(args)
     if args.saved_model:
         from keras_s2s.export.saved_model import load_saved_model
 
@@ -169,6 +171,40 @@ def _translate_fn(args: argparse.Namespace):
         raise ValueError("Pass --saved-model DIR (an export) or --model-dir DIR (a run).")
     translator = _load_translator(args)
     return lambda text: translator.translate(text)
+
+
+def _server_fn(args: argparse.Namespace):
+    """`text → {translation, log_prob}` over gRPC to TF Serving (or the local server)."""
+    from serving.client import predict
+
+    host, _, port = args.server.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--server takes HOST:PORT; received: {args.server!r}.")
+
+    def call(text):
+        texts = [t.decode("utf-8") for t in text.numpy()]
+        out = predict({"text": texts}, host, int(port), args.model_name)
+        return {key: _as_tensor(value) for key, value in out.items()}
+    return call
+
+
+def _as_tensor(value):
+    import tensorflow as tf
+
+    return tf.constant(value)
+
+
+def cmd_serve(args: argparse.Namespace) -> dict:
+    from serving.server import serve
+
+    serve(args.base, args.name, args.host, args.port, args.rest_port, args.max_batch_size)
+    return {"stopped": True}
+
+
+def cmd_bench_serve(args: argparse.Namespace) -> dict:
+    from serving.bench import bench_serve
+
+    return bench_serve(args.base, args.name, args.clients, args.requests, args.src)
 
 
 def cmd_translate(args: argparse.Namespace) -> dict:
@@ -280,12 +316,14 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 
 def cmd_export(args: argparse.Namespace) -> dict:
     from keras_s2s import runs
-    from keras_s2s.export.saved_model import export_saved_model
+    from keras_s2s.export.saved_model import export_saved_model, write_server_configs
 
     base = args.base or str(Path(args.model_dir) / "export")
     path = export_saved_model(runs.load_translator(args.model_dir), base, args.name,
                               args.version)
-    print(f"exported {path}", file=sys.stderr)
+    write_server_configs(base, args.name)
+    print(f"exported {path} (and {base}/models.config, batching_parameters.txt)",
+          file=sys.stderr)
     return {"export_dir": str(path)}
 
 
@@ -365,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--input", help="read sentences from this file instead of stdin")
             p.add_argument("--n-best", type=int, help="print N hypotheses per sentence "
                            "(Moses format 'i ||| hypothesis ||| score')")
+            p.add_argument("--server", help="HOST:PORT of TF Serving (gRPC) to translate with")
+            p.add_argument("--model-name", default="keras_s2s", help="the served model name")
         else:
             p.add_argument("--src", help="source sentences (default: the built-in test split)")
             p.add_argument("--ref", help="reference translations, line-aligned with --src")
@@ -391,6 +431,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, help="version number (default: the next free one)")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("serve", help="development/test stand-in for TF Serving (gRPC + REST)")
+    p.add_argument("--base", required=True, help="export base folder (holds NAME/VERSION)")
+    p.add_argument("--name", default="keras_s2s")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (loopback by default)")
+    p.add_argument("--port", type=int, default=8500)
+    p.add_argument("--rest-port", type=int, default=8501)
+    p.add_argument("--max-batch-size", type=int, default=64, help="1 disables batching")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("info", help="parameter counts of a preset/config (built, not trained)")
     _config_flags(p)
     _io_flags(p)
@@ -414,6 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--limit", type=int, default=256, help="sentences to use from --src")
     p.set_defaults(func=cmd_bench_decode)
+
+    p = bench.add_parser("serve", help="latency and throughput of the local server over gRPC")
+    p.add_argument("--base", required=True)
+    p.add_argument("--name", default="keras_s2s")
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--requests", type=int, default=1000)
+    p.add_argument("--src", help="sentences to send (default: a few built-in ones)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench_serve)
 
     p = sub.add_parser("demo", help="built-in task: train, evaluate, export, reload, translate")
     _config_flags(p)

@@ -32,6 +32,19 @@ def translate_in_new_process(export_dir: Path, texts: list[str]) -> list[str]:
     return result.stdout.splitlines()
 
 
+def serve_and_query(base: Path, name: str, texts: list[str], batch: int = 50) -> list[str]:
+    """Starts the local development server on a free loopback port and translates over gRPC."""
+    from serving.client import translate
+    from serving.server import Server
+
+    server = Server(str(base), name, port=0, rest_port=None)
+    try:
+        return [out for i in range(0, len(texts), batch)
+                for out in translate(texts[i:i + batch], port=server.port, model_name=name)]
+    finally:
+        server.stop()
+
+
 def run_demo(cfg: Config, model_dir: str | Path) -> dict:
     """Runs the whole slice on the built-in task and returns the figures.
 
@@ -65,10 +78,15 @@ def run_demo(cfg: Config, model_dir: str | Path) -> dict:
     agreement = sum(a == b for a, b in zip(reloaded, hyps)) / len(hyps)
     for src, out, ref in list(zip(sources, reloaded, refs))[:5]:
         _say(f"  {src!r} → {out!r}  (reference {ref!r})")
+    served = serve_and_query(export_dir.parent.parent, EXPORT_NAME, sources)
+    grpc_agreement = sum(a == b for a, b in zip(served, hyps)) / len(hyps)
+    _say(f"local TF-Serving-API server over gRPC: {len(served)} sentences, "
+         f"agreement with in-process {grpc_agreement:.4f}")
     return {
         "exact_match": scores["exact_match"], "bleu": scores["bleu"],
         "bleu_signature": scores["bleu_signature"], "chrf": scores["chrf"],
         "test_sentences": len(sources), "export_dir": str(export_dir),
-        "reload_agreement": round(agreement, 4), "epochs": cfg.train.epochs,
+        "reload_agreement": round(agreement, 4), "served_over_grpc": len(served) == len(hyps),
+        "grpc_agreement": round(grpc_agreement, 4), "epochs": cfg.train.epochs,
         "seconds": round(time.time() - start, 1),
     }

@@ -139,3 +139,53 @@ def test_new_version_is_served_without_restart(served, tiny_translator):
         threading.Event().wait(0.1)
     out = raw_predict(server, {"text": ["12"]})
     assert out.model_spec.version.value == before + 1
+
+
+def test_warmup_requests_and_server_configs(served, tmp_path, tiny_run, capsys):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from keras_s2s import cli
+
+    _, base = served
+    warmup = base / "tiny" / "1" / "assets.extra" / "tf_serving_warmup_requests"
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(str(warmup))]
+    assert logs and logs[0].predict_log.request.model_spec.signature_name == "serving_default"
+    assert cli.main(["export", "--model-dir", str(tiny_run), "--base", str(tmp_path),
+                     "--name", "m"]) == 0
+    assert 'name: "m"' in (tmp_path / "models.config").read_text()
+    assert "max_batch_size" in (tmp_path / "batching_parameters.txt").read_text()
+
+
+def test_serve_command_translate_server_and_sigterm(served, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    _, base = served
+    proc = subprocess.Popen([sys.executable, "-m", "keras_s2s.cli", "serve", "--base", str(base),
+                             "--name", "tiny", "--port", "0", "--rest-port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert info["grpc"].startswith("127.0.0.1:") and "development" in info["note"]
+        out = subprocess.run([sys.executable, "-m", "keras_s2s.cli", "translate", "--server",
+                              info["grpc"], "--model-name", "tiny"], input="12\n7\n",
+                             capture_output=True, text=True, timeout=120, check=True)
+        assert len(out.stdout.splitlines()) == 2
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_bench_serve_reports_latency_and_batching(served):
+    from serving.bench import bench_serve
+
+    _, base = served
+    figures = bench_serve(str(base), "tiny", clients=4, requests=24)
+    assert figures["errors"] == 0 and figures["errors_unbatched"] == 0
+    assert figures["p50_ms"] > 0 and figures["p99_ms"] >= figures["p50_ms"]
+    assert figures["ok"] == 24

@@ -21,8 +21,43 @@ def next_version(model_base: str | Path) -> int:
     return max(versions, default=0) + 1
 
 
+def write_warmup(version_dir: Path, name: str, texts: list[str]) -> None:
+    """`assets.extra/tf_serving_warmup_requests`: real requests TF Serving replays on load,
+    so the first user request does not pay for graph warm-up."""
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    folder = version_dir / "assets.extra"
+    folder.mkdir(exist_ok=True)
+    with tf.io.TFRecordWriter(str(folder / "tf_serving_warmup_requests")) as writer:
+        for signature in (SERVING_DEFAULT, SIG_TRANSLATE_GREEDY):
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = name
+            request.model_spec.signature_name = signature
+            request.inputs["text"].CopyFrom(tf.make_tensor_proto(texts))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def write_server_configs(base: str | Path, name: str, max_batch_size: int = 64) -> None:
+    """`models.config` and `batching_parameters.txt` for `tensorflow_model_server`."""
+    base = Path(base)
+    (base / "models.config").write_text(
+        "model_config_list {\n  config {\n"
+        f'    name: "{name}"\n    base_path: "/models/{name}"\n'
+        '    model_platform: "tensorflow"\n  }\n}\n', encoding="utf-8")
+    (base / "batching_parameters.txt").write_text(
+        f"max_batch_size {{ value: {max_batch_size} }}\n"
+        "batch_timeout_micros { value: 5000 }\n"
+        "max_enqueued_batches { value: 100 }\n"
+        "num_batch_threads { value: 2 }\n", encoding="utf-8")
+
+
+WARMUP_TEXTS = ["A man is riding a bicycle.", "12", ""]
+
+
 def export_saved_model(translator: tf.Module, base: str | Path, name: str,
-                       version: int | None = None) -> Path:
+                       version: int | None = None, warmup_texts: list[str] | None = None) -> Path:
     """Writes `translator` to `base/name/version/` so a server never sees half a version.
 
     The SavedModel is written into a temporary folder beside the target, then renamed.
@@ -32,10 +67,12 @@ def export_saved_model(translator: tf.Module, base: str | Path, name: str,
         base: the model base path TF Serving watches.
         name: the model name (a folder under `base`).
         version: the version number; the next free one by default.
+        warmup_texts: sentences for the TF Serving warm-up requests.
 
     Returns:
         The version folder.
     """
+    warmup_texts = WARMUP_TEXTS if warmup_texts is None else warmup_texts
     model_base = Path(base) / name
     model_base.mkdir(parents=True, exist_ok=True)
     version = next_version(model_base) if version is None else version
@@ -51,6 +88,7 @@ def export_saved_model(translator: tf.Module, base: str | Path, name: str,
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=model_base))
     try:
         tf.saved_model.save(translator, str(tmp), signatures=signatures)
+        write_warmup(tmp, name, warmup_texts)
         os.rename(tmp, target)  # atomic on one file system
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
