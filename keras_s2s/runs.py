@@ -10,7 +10,6 @@ from typing import Sequence
 
 import keras
 import tensorflow as tf
-import yaml
 
 from keras_s2s import config as config_lib
 from keras_s2s.config import Config, DecodeConfig
@@ -47,11 +46,12 @@ def corpora(cfg: Config) -> tuple[Corpus, Corpus | None]:
 def _write_config(cfg: Config, model_dir: Path) -> None:
     """Saves the resolved config; a run dir holding a different one is an error.
 
-    Only `train.epochs` may change between reruns, so a finished run can be trained further.
+    Only `train.epochs` may change between reruns, so a finished run can be trained further;
+    keys added to the config since the run was saved compare at their defaults.
     """
     path = model_dir / CONFIG_FILE
     if path.exists():
-        saved = yaml.safe_load(path.read_text(encoding="utf-8"))
+        saved = config_lib.from_dict(config_lib.load_yaml(path)).to_dict()
         current = cfg.to_dict()
         for values in (saved, current):
             values.get("train", {}).pop("epochs", None)

@@ -113,3 +113,22 @@ def test_info_paper_parameter_count(capsys):
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["parameters"] == 384_112_000
     assert figures["output_projection_parameters"] == 1000 * 80_000 + 80_000
+
+
+def test_bf16_keeps_cell_state_float32_and_tracks_fp32():
+    from keras_s2s.train.distribute import precision_scope
+
+    cfg = resolve("tiny")
+    fp32 = build_seq2seq(cfg.model, 10, 12)
+    with precision_scope("bf16"):
+        bf16 = build_seq2seq(cfg.model, 10, 12)
+    bf16.set_weights(fp32.get_weights())
+    assert bf16.get_layer("encoder_lstm_0").compute_dtype == "bfloat16"
+    src = np.array([[4, 5, 6, 3, 0], [7, 3, 0, 0, 0]], "int32")
+    tin = np.array([[2, 4, 5, 6], [2, 8, 0, 0]], "int32")
+    states = make_encode(bf16)(tf.constant(src))
+    assert states[1].dtype == tf.float32  # c of layer 0
+    a = tf.nn.log_softmax(fp32({SOURCE: src, TARGET_IN: tin}))
+    b = tf.nn.log_softmax(bf16({SOURCE: src, TARGET_IN: tin}))
+    assert b.dtype == tf.float32
+    np.testing.assert_allclose(a, b, atol=0.05)

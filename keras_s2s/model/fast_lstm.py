@@ -69,19 +69,25 @@ class FastLSTM(keras.layers.Layer):
         self.bias = self.add_weight(shape=(4 * h,), name="bias", initializer=bias_init)
 
     def recur(self, z, h, c):
-        """Adds `h @ U` to the input projection `z [b, 4H]` and applies the gates."""
-        z = z + ops.matmul(h, self.recurrent_kernel)
+        """Adds `h @ U` to the input projection `z [b, 4H]` and applies the gates.
+
+        The matmul runs in the compute dtype (bf16 under mixed precision); the gates and
+        the cell state `c` stay float32, since `c` accumulates over the whole sentence.
+        """
+        recurrent = ops.matmul(ops.cast(h, self.compute_dtype), self.recurrent_kernel)
+        z = ops.cast(z, "float32") + ops.cast(recurrent, "float32")
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
-        c = ops.sigmoid(z_f) * c + ops.sigmoid(z_i) * ops.tanh(z_c)
+        c = ops.sigmoid(z_f) * ops.cast(c, "float32") + ops.sigmoid(z_i) * ops.tanh(z_c)
         h = ops.sigmoid(z_o) * ops.tanh(c)
-        return h, [h, c]
+        return ops.cast(h, self.compute_dtype), [ops.cast(h, self.compute_dtype), c]
 
     def call(self, inputs, initial_state=None, mask=None, training=False):
         batch = ops.shape(inputs)[0]
         if initial_state is None:
-            zeros = ops.zeros((batch, self.units), self.compute_dtype)
+            zeros = ops.zeros((batch, self.units), "float32")
             initial_state = [zeros, zeros]
-        h0, c0 = (ops.cast(s, self.compute_dtype) for s in initial_state)
+        h0 = ops.cast(initial_state[0], self.compute_dtype)
+        c0 = ops.cast(initial_state[1], "float32")  # the cell state stays float32
         z = ops.matmul(inputs, self.kernel) + self.bias  # [b, T, in] -> [b, T, 4H] at once
         z = tf.transpose(z, [1, 0, 2])  # [T, b, 4H]
         if mask is None:
