@@ -221,7 +221,8 @@ def validate(cfg: Config) -> Config:
                 "data.bucket_width": cfg.data.bucket_width,
                 "data.max_src_len": cfg.data.max_src_len, "data.max_tgt_len": cfg.data.max_tgt_len,
                 "data.src_vocab_size": cfg.data.src_vocab_size,
-                "decode.beam_size": cfg.decode.beam_size, "decode.max_src_len": cfg.decode.max_src_len,
+                "decode.beam_size": cfg.decode.beam_size,
+                "decode.max_src_len": cfg.decode.max_src_len,
                 "data.tgt_vocab_size": cfg.data.tgt_vocab_size}
     for key, value in positive.items():
         if value <= 0:

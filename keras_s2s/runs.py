@@ -1,4 +1,4 @@
-"""Run directories: train into one, and load its model and Translator back (wires model → decode)."""
+"""Run directories: train into one, load its model and Translator back (model → decode wiring)."""
 
 from __future__ import annotations
 

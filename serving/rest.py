@@ -73,8 +73,9 @@ def make_handler(server):
                 if tail == "/metadata":
                     defs = {k: json_format.MessageToDict(v)
                             for k, v in loaded.signature_defs.items()}
-                    return self._reply(200, {"model_spec": {"name": name, "version": str(number)},
-                                             "metadata": {"signature_def": {"signature_def": defs}}})
+                    return self._reply(200, {
+                        "model_spec": {"name": name, "version": str(number)},
+                        "metadata": {"signature_def": {"signature_def": defs}}})
                 versions = [version] if version else sorted(server.registry.versions)
                 return self._reply(200, {"model_version_status": [
                     {"version": str(v), "state": "AVAILABLE",

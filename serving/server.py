@@ -165,4 +165,3 @@ def serve(base: str, name: str, host: str, port: int, rest_port: int | None,
                       "note": "development/test server; production uses TensorFlow Serving"}),
           flush=True)
     server.wait()
-

@@ -59,8 +59,8 @@ def test_no_reversal_and_length_filter():
 def test_batches_by_tokens():
     pairs = [(" ".join(["a"] * n), " ".join(["b"] * n)) for n in [2] * 30 + [9] * 30]
     tok = space_tok(["a b"])
-    ds = make_dataset(dataset_from_pairs(pairs), tok, tok, data_cfg(batch_tokens=40,
-                                                                     bucket_width=1), 999)
+    cfg = data_cfg(batch_tokens=40, bucket_width=1)
+    ds = make_dataset(dataset_from_pairs(pairs), tok, tok, cfg, 999)
     sizes = sorted({(b[1].shape[0], b[1].shape[1]) for b in ds})
     assert all(rows * cols <= 40 for rows, cols in sizes)
     assert (13, 3) in sizes and (4, 10) in sizes  # 40 // 3 and 40 // 10 sentences
@@ -84,7 +84,8 @@ def test_fixed_seed_gives_the_same_batches():
 
 def test_multi30k_bucketing_keeps_padding_low():
     multi30k = os.path.join(SHARED_DATA, "multi30k")
-    corpus = TextPairCorpus(os.path.join(multi30k, "val.en.gz"), os.path.join(multi30k, "val.fr.gz"))
+    corpus = TextPairCorpus(os.path.join(multi30k, "val.en.gz"),
+                            os.path.join(multi30k, "val.fr.gz"))
     pairs = dataset_from_corpus(corpus)
     src = VocabTokenizer(build_vocab(count_pieces(pairs.map(lambda s, t: s), "word"), 5000), "word")
     tgt = VocabTokenizer(build_vocab(count_pieces(pairs.map(lambda s, t: t), "word"), 5000), "word")

@@ -179,7 +179,8 @@ class TfdsCorpus(Corpus):
     def __init__(self, name: str, split: str, src_lang: str, tgt_lang: str,
                  data_dir: str | None = None, on_bad_line: str = "error"):
         super().__init__(on_bad_line)
-        self.name, self.split, self.langs, self.data_dir = name, split, (src_lang, tgt_lang), data_dir
+        self.name, self.split, self.data_dir = name, split, data_dir
+        self.langs = (src_lang, tgt_lang)
         self.description = f"tfds:{name}:{split}"
 
     def _records(self):

@@ -159,11 +159,13 @@ def make_dataset(pairs: tf.data.Dataset, src_tok: Tokenizer, tgt_tok: Tokenizer,
     for step in steps:
         pairs = pairs.apply(step)
     if shuffle:
-        pairs = pairs.shuffle(128, seed=seed, reshuffle_each_iteration=False)  # mix buckets so lengths do not come in order
+        # Mix buckets so that batch lengths do not come in order.
+        pairs = pairs.shuffle(128, seed=seed, reshuffle_each_iteration=False)
     options = tf.data.Options()
     options.deterministic = data.deterministic
     # Every worker reads the corpus and keeps its share of batches (files are not split).
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.experimental_distribute.auto_shard_policy = \
+        tf.data.experimental.AutoShardPolicy.DATA
     return pairs.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 

@@ -97,7 +97,7 @@ def numbers_fr(seed: int, train_size: int, valid_size: int = 1000,
         train_size, valid_size, test_size: pairs per split.
 
     Returns:
-        `TaskSplits` of `(source, target)` string pairs, e.g. `("4 021", "quatre mille vingt et un")`.
+        `TaskSplits` of `(source, target)` pairs, e.g. `("4 021", "quatre mille vingt et un")`.
     """
     total = train_size + valid_size + test_size
     if total > 900_000:

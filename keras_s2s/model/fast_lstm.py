@@ -61,12 +61,13 @@ class FastLSTM(keras.layers.Layer):
                                       initializer=self.kernel_initializer)
         self.recurrent_kernel = self.add_weight(shape=(h, 4 * h), name="recurrent_kernel",
                                                 initializer=self.recurrent_initializer)
-        bias_init = self.bias_initializer
-        if self.unit_forget_bias:
-            def bias_init(shape, dtype=None):  # forget-gate biases start at 1
-                return ops.concatenate([self.bias_initializer((h,), dtype), ops.ones((h,), dtype),
-                                        self.bias_initializer((2 * h,), dtype)])
-        self.bias = self.add_weight(shape=(4 * h,), name="bias", initializer=bias_init)
+
+        def forget_bias_one(shape, dtype=None):  # forget-gate biases start at 1
+            return ops.concatenate([self.bias_initializer((h,), dtype), ops.ones((h,), dtype),
+                                    self.bias_initializer((2 * h,), dtype)])
+        self.bias = self.add_weight(
+            shape=(4 * h,), name="bias",
+            initializer=forget_bias_one if self.unit_forget_bias else self.bias_initializer)
 
     def recur(self, z, h, c):
         """Adds `h @ U` to the input projection `z [b, 4H]` and applies the gates.

@@ -1,1 +1,1 @@
-"""Training: losses, metrics and `model.fit` with checkpoints and logs (knows nothing of decoding)."""
+"""Training: losses, optimizers, schedules and `model.fit` with checkpoints (no decoding)."""

@@ -1,0 +1,327 @@
+"""The `keras-s2s` sub-commands: each wires config, data, model, training, decoding or serving.
+
+Heavy modules (TensorFlow, the model) are imported inside the commands, so that
+`translate --saved-model` never imports `keras_s2s.model`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from keras_s2s.constants import DATA_REPORT_FILE
+
+DATA_FLAGS = {"src": "train_src", "tgt": "train_tgt", "tsv": "train_tsv", "tfds": "train_tfds",
+              "valid_src": "valid_src", "valid_tgt": "valid_tgt", "valid_tsv": "valid_tsv",
+              "valid_tfds": "valid_tfds", "on_bad_line": "on_bad_line",
+              "reverse_source": "reverse_source"}
+
+
+def resolve_config(args: argparse.Namespace):
+    """Defaults ← `--preset` ← `--config` ← `--set` ← `--epochs`, `--seed`, corpus flags.
+
+    Without a preset or config file, the built-in task uses the `demo` preset and a given
+    corpus uses the defaults.
+    """
+    from keras_s2s.config import resolve
+
+    overrides: list = list(args.set)
+    if args.epochs is not None:
+        overrides.append({"train": {"epochs": args.epochs}})
+    if args.seed is not None:
+        overrides.append({"seed": args.seed})
+    data = {key: getattr(args, flag) for flag, key in DATA_FLAGS.items()
+            if getattr(args, flag, None) is not None}
+    overrides.append({"data": data})
+    has_corpus = any(key.startswith("train_") for key in data)
+    preset = args.preset or (None if args.config or has_corpus else "demo")
+    return resolve(preset, args.config, overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    from keras_s2s import runs
+
+    cfg = resolve_config(args)
+    start = time.time()
+    history = runs.train(cfg, args.model_dir)
+    last = {key: round(float(values[-1]), 4) for key, values in history.items()}
+    report = json.loads((Path(args.model_dir) / DATA_REPORT_FILE).read_text(encoding="utf-8"))
+    return {"model_dir": args.model_dir, "train_pairs": report["train"]["pairs"],
+            "seconds": round(time.time() - start, 1), **last}
+
+
+def cmd_vocab(args: argparse.Namespace) -> dict:
+    from keras_s2s import runs
+
+    cfg = resolve_config(args)
+    train_corpus, _ = runs.corpora(cfg)
+    Path(args.model_dir).mkdir(parents=True, exist_ok=True)
+    report = train_corpus.scan().as_dict()
+    runs.build_vocabularies(cfg, train_corpus, args.model_dir)
+    src_tok, tgt_tok = runs.load_tokenizers(cfg, args.model_dir)
+    print(f"wrote vocabularies to {args.model_dir}", file=sys.stderr)
+    return {**report, "src_vocab_size": src_tok.vocab_size, "tgt_vocab_size": tgt_tok.vocab_size}
+
+
+def cmd_data_stats(args: argparse.Namespace) -> dict:
+    import tempfile
+
+    from keras_s2s import runs
+
+    if args.batch_size is not None:
+        args.set.append(f"train.batch_size={args.batch_size}")
+    cfg = resolve_config(args)
+    with tempfile.TemporaryDirectory() as scratch:
+        return runs.data_stats(cfg, args.model_dir or scratch)
+
+
+def _read_input(path: str | None) -> list[str]:
+    from keras_s2s.data.corpus import iter_lines
+
+    if path:
+        return list(iter_lines(path))
+    lines = []
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            lines.append(raw.decode("utf-8").rstrip("\r\n"))
+        except UnicodeDecodeError as err:
+            raise ValueError(f"stdin, line {number}: invalid UTF-8 ({err.reason}); "
+                             "send UTF-8 text.") from None
+    return lines
+
+
+def _decode_config(args: argparse.Namespace, base):
+    """The run's decode settings with `--beam-size` / `--length-penalty` applied."""
+    import dataclasses
+
+    changes = {}
+    if getattr(args, "beam_size", None) is not None:
+        changes["beam_size"] = args.beam_size
+    if getattr(args, "length_penalty", None) is not None:
+        changes["length_penalty"] = args.length_penalty
+    return dataclasses.replace(base, **changes)
+
+
+def _load_translator(args: argparse.Namespace):
+    """The Translator of one run directory or of an ensemble (several `--model-dir`)."""
+    from keras_s2s import runs
+
+    dirs = args.model_dir if isinstance(args.model_dir, list) else [args.model_dir]
+    return runs.load_translator(dirs, _decode_config(args, runs.load_config(dirs[0]).decode))
+
+
+def _translate_fn(args: argparse.Namespace):
+    """The `text → {translation, log_prob}` function of a SavedModel or of run directories.
+
+    The closures keep the loaded object alive: a `tf.function` holds its owner weakly.
+    """
+    if getattr(args, "server", None):
+        return _server_fn(args)
+    if args.saved_model:
+        from keras_s2s.export.saved_model import load_saved_model
+
+        loaded = load_saved_model(args.saved_model)
+        return lambda text: loaded.signatures["serving_default"](text=text)
+    if not args.model_dir:
+        raise ValueError("Pass --saved-model DIR (an export) or --model-dir DIR (a run).")
+    translator = _load_translator(args)
+    return lambda text: translator.translate(text)
+
+
+def _server_fn(args: argparse.Namespace):
+    """`text → {translation, log_prob}` over gRPC to TF Serving (or the local server)."""
+    from serving.client import predict
+
+    host, _, port = args.server.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--server takes HOST:PORT; received: {args.server!r}.")
+
+    def call(text):
+        texts = [t.decode("utf-8") for t in text.numpy()]
+        out = predict({"text": texts}, host, int(port), args.model_name)
+        return {key: _as_tensor(value) for key, value in out.items()}
+    return call
+
+
+def _as_tensor(value):
+    import tensorflow as tf
+
+    return tf.constant(value)
+
+
+def cmd_serve(args: argparse.Namespace) -> dict:
+    from serving.server import serve
+
+    serve(args.base, args.name, args.host, args.port, args.rest_port, args.max_batch_size)
+    return {"stopped": True}
+
+
+def cmd_bench_serve(args: argparse.Namespace) -> dict:
+    from serving.bench import bench_serve
+
+    return bench_serve(args.base, args.name, args.clients, args.requests, args.src)
+
+
+def cmd_translate(args: argparse.Namespace) -> dict:
+    from keras_s2s.decode.translator import translate_all
+
+    n_best = args.n_best or 1
+    if n_best > 1:
+        if args.saved_model:
+            raise ValueError("--n-best works with --model-dir; the SavedModel's n-best is its "
+                             "translate_nbest signature.")
+        translator = _load_translator(args)
+        beam = max(n_best, args.beam_size or translator._decode.beam_size)
+    else:
+        translate_fn = _translate_fn(args)  # fails fast, before waiting on stdin
+    texts = _read_input(args.input)
+    start = time.time()
+    if n_best > 1:
+        for i in range(0, len(texts), args.batch_size):
+            out = translator.translate_nbest(tf_strings(texts[i:i + args.batch_size]), beam,
+                                             n_best)
+            for j, (hyps, scores) in enumerate(zip(out["translations"].numpy(),
+                                                   out["scores"].numpy())):
+                for hyp, score in zip(hyps, scores):  # Moses n-best format
+                    print(f"{i + j} ||| {hyp.decode('utf-8')} ||| {score:.4f}")
+    else:
+        translations, _ = translate_all(translate_fn, texts, args.batch_size)
+        for line in translations:
+            print(line)
+    return {"sentences": len(texts), "seconds": round(time.time() - start, 2)}
+
+
+def tf_strings(texts: list[str]):
+    import tensorflow as tf
+
+    return tf.constant(texts, dtype=tf.string)
+
+
+def cmd_score(args: argparse.Namespace) -> dict:
+    from keras_s2s.data.corpus import read_parallel
+
+    translator = _load_translator(args)
+    pairs = read_parallel(args.src, args.tgt)
+    total = 0.0
+    for i in range(0, len(pairs), args.batch_size):
+        chunk = pairs[i:i + args.batch_size]
+        out = translator.score(tf_strings([s for s, _ in chunk]), tf_strings([t for _, t in chunk]))
+        for value in out["log_prob"].numpy():
+            print(f"{value:.4f}")
+            total += float(value)
+    return {"sentences": len(pairs), "total_log_prob": round(total, 4)}
+
+
+def read_nbest(path: str) -> list[list[tuple[str, float]]]:
+    """Moses n-best lines `i ||| hypothesis ||| score` → per sentence `(hypothesis, score)`."""
+    from keras_s2s.data.corpus import iter_lines
+
+    lists: list[list[tuple[str, float]]] = []
+    for number, line in enumerate(iter_lines(path), start=1):
+        fields = [f.strip() for f in line.split("|||")]
+        try:
+            index, hyp, score = int(fields[0]), fields[1], float(fields[-1])
+        except (ValueError, IndexError):
+            raise ValueError(f"{path}, line {number}: expected 'i ||| hypothesis ||| score'; "
+                             f"received: {line!r}.") from None
+        while len(lists) <= index:
+            lists.append([])
+        lists[index].append((hyp, score))
+    return lists
+
+
+def cmd_rescore(args: argparse.Namespace) -> dict:
+    from keras_s2s.data.corpus import iter_lines
+    from keras_s2s.decode.scoring import rescore
+
+    translator = _load_translator(args)
+    sources = list(iter_lines(args.src))
+    candidates = read_nbest(args.nbest)
+    if len(candidates) > len(sources):
+        raise ValueError(f"{args.nbest} has n-best lists for {len(candidates)} sentences but "
+                         f"{args.src} has {len(sources)} lines.")
+    model_scores = []
+    for source, hyps in zip(sources, candidates):
+        out = translator.score(tf_strings([source] * len(hyps)), tf_strings([h for h, _ in hyps]))
+        model_scores.append(out["log_prob"].numpy().tolist())
+    for ranked in rescore(candidates, model_scores, args.weight):
+        print(ranked[0][0] if ranked else "")
+    return {"sentences": len(candidates)}
+
+
+def cmd_evaluate(args: argparse.Namespace) -> dict:
+    from keras_s2s.decode.translator import translate_all
+    from keras_s2s.evaluation import corpus_scores, format_scores
+
+    if args.src and args.ref:
+        from keras_s2s.data.corpus import read_parallel
+
+        pairs = read_parallel(args.src, args.ref)
+    else:
+        from keras_s2s import runs
+
+        cfg = runs.load_config(args.model_dir[0]) if args.model_dir else resolve_config(args)
+        pairs = runs.builtin_splits(cfg).test
+    sources, refs = [s for s, _ in pairs], [t for _, t in pairs]
+    hyps, _ = translate_all(_translate_fn(args), sources, args.batch_size)
+    scores = corpus_scores(hyps, refs)
+    print(format_scores(scores), file=sys.stderr)
+    return {"sentences": len(pairs), **scores}
+
+
+def cmd_export(args: argparse.Namespace) -> dict:
+    from keras_s2s import runs
+    from keras_s2s.export.saved_model import export_saved_model, write_server_configs
+
+    base = args.base or str(Path(args.model_dir) / "export")
+    path = export_saved_model(runs.load_translator(args.model_dir), base, args.name,
+                              args.version)
+    write_server_configs(base, args.name)
+    print(f"exported {path} (and {base}/models.config, batching_parameters.txt)",
+          file=sys.stderr)
+    return {"export_dir": str(path)}
+
+
+def cmd_info(args: argparse.Namespace) -> dict:
+    from keras_s2s.model.seq2seq import build_seq2seq, parameter_counts
+
+    cfg = resolve_config(args)
+    model = build_seq2seq(cfg.model, cfg.data.src_vocab_size, cfg.data.tgt_vocab_size)
+    counts = parameter_counts(model)
+    for part, count in counts.items():
+        print(f"{part:>18}: {count:,}", file=sys.stderr)
+    return {"parameters": counts["total"], **{f"{k}_parameters": v for k, v in counts.items()
+                                              if k != "total"}}
+
+
+def cmd_bench_train(args: argparse.Namespace) -> dict:
+    import tempfile
+
+    from keras_s2s.bench import bench_train
+
+    if args.precision:
+        args.set.append(f"train.precision={args.precision}")
+    if args.batch_size:
+        args.set.append(f"train.batch_size={args.batch_size}")
+    cfg = resolve_config(args)
+    with tempfile.TemporaryDirectory() as scratch:
+        return bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup)
+
+
+def cmd_bench_decode(args: argparse.Namespace) -> dict:
+    import tempfile
+
+    from keras_s2s.bench import bench_decode
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return bench_decode(args.model_dir, args.src, args.beam_size or 5, args.batch_size,
+                            args.limit, scratch)
+
+
+def cmd_demo(args: argparse.Namespace) -> dict:
+    from keras_s2s.demo import run_demo
+
+    return run_demo(resolve_config(args), args.model_dir or "runs/demo")
