@@ -140,7 +140,7 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
     in_graph, beam_out = _rate(
         lambda b: decoded(translator.translate_nbest(tf.constant(b), beam, one)), batches)
     # The same search, run eagerly: tf.while_loop outside tf.function is a Python loop.
-    eager, _ = _rate(lambda b: [w[0] for w in translator._nbest(tf.constant(b), beam, one)[0]
+    eager, _ = _rate(lambda b: [w[0] for w in translator.search(tf.constant(b), beam, one)[0]
                                 .numpy()], batches[:2])
     loaded = load_saved_model(export_saved_model(translator, export_dir, "bench"))
     signatures = loaded.signatures

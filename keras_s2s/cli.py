@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.cmd_rescore)
 
     p = sub.add_parser("export", help="write a SavedModel in TF Serving's BASE/NAME/VERSION")
-    _io_flags(p, model_dir_required=True)
+    _decode_flags(p, required=True)
     p.add_argument("--base", help="export base folder (default: MODEL_DIR/export)")
     p.add_argument("--name", default="keras_s2s", help="model name under the base")
     p.add_argument("--version", type=int, help="version number (default: the next free one)")

@@ -174,7 +174,7 @@ def cmd_translate(args: argparse.Namespace) -> dict:
             raise ValueError("--n-best works with --model-dir; the SavedModel's n-best is its "
                              "translate_nbest signature.")
         translator = _load_translator(args)
-        beam = max(n_best, args.beam_size or translator._decode.beam_size)
+        beam = max(n_best, args.beam_size or translator.decode_config.beam_size)
     else:
         translate_fn = _translate_fn(args)  # fails fast, before waiting on stdin
     texts = _read_input(args.input)
@@ -273,12 +273,11 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
-    from keras_s2s import runs
+    """Exports one run, or several as one ensemble SavedModel."""
     from keras_s2s.export.saved_model import export_saved_model, write_server_configs
 
-    base = args.base or str(Path(args.model_dir) / "export")
-    path = export_saved_model(runs.load_translator(args.model_dir), base, args.name,
-                              args.version)
+    base = args.base or str(Path(args.model_dir[0]) / "export")
+    path = export_saved_model(_load_translator(args), base, args.name, args.version)
     write_server_configs(base, args.name)
     print(f"exported {path} (and {base}/models.config, batching_parameters.txt)",
           file=sys.stderr)

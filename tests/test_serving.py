@@ -151,8 +151,8 @@ def test_warmup_requests_and_server_configs(served, tmp_path, tiny_run, capsys):
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
             for r in tf.data.TFRecordDataset(str(warmup))]
     assert logs and logs[0].predict_log.request.model_spec.signature_name == "serving_default"
-    assert cli.main(["export", "--model-dir", str(tiny_run), "--base", str(tmp_path),
-                     "--name", "m"]) == 0
+    assert cli.main(["export", "--model-dir", str(tiny_run), str(tiny_run), "--base",
+                     str(tmp_path), "--name", "m", "--beam-size", "2"]) == 0  # an ensemble
     assert 'name: "m"' in (tmp_path / "models.config").read_text()
     assert "max_batch_size" in (tmp_path / "batching_parameters.txt").read_text()
 

@@ -61,7 +61,17 @@ class Translator(tf.Module):
     def _limits(self, src_ids: tf.Tensor) -> tf.Tensor:
         return max_target_lengths(src_ids, self._decode.max_len_a, self._decode.max_len_b)
 
-    def _nbest(self, text, beam_size, n_best):
+    @property
+    def decode_config(self) -> DecodeConfig:
+        """The search settings this Translator was built with."""
+        return self._decode
+
+    def search(self, text, beam_size, n_best):
+        """Beam search on `[b]` strings → `(translations [b, n], scores, log_probs)`.
+
+        The `tf.function`s below call it; called directly it runs eagerly (the benchmark's
+        Python-loop baseline).
+        """
         src_ids = self.source_ids(text)
         ids, scores, log_probs = beam_search(
             self._encode, self._step, src_ids, self._limits(src_ids), beam_size, n_best,
@@ -74,7 +84,7 @@ class Translator(tf.Module):
     def translate(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         """`text [b]` → `{"translation": [b] string, "log_prob": [b] float32}` (beam search
         with the configured beam size)."""
-        words, _, log_probs = self._nbest(text, self._decode.beam_size, 1)
+        words, _, log_probs = self.search(text, self._decode.beam_size, 1)
         return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: log_probs[:, 0]}
 
     @tf.function(input_signature=[TEXT, tf.TensorSpec([], tf.int32, name=INPUT_BEAM_SIZE),
@@ -84,7 +94,7 @@ class Translator(tf.Module):
         "scores": [b, n] (length-penalised), "log_probs": [b, n]}`, best first."""
         tf.debugging.assert_positive(beam_size, message="beam_size must be >= 1")
         tf.debugging.assert_positive(n_best, message="n_best must be >= 1")
-        words, scores, log_probs = self._nbest(text, beam_size, n_best)
+        words, scores, log_probs = self.search(text, beam_size, n_best)
         return {OUTPUT_TRANSLATIONS: words, OUTPUT_SCORES: scores, OUTPUT_LOG_PROBS: log_probs}
 
     @tf.function(input_signature=[TEXT])
