@@ -100,3 +100,9 @@ def test_sentencepiece_round_trip_is_exact(multi30k_fr):
 def test_count_pieces_matches_graph_split():
     counts = count_pieces(texts_dataset(["Un chat.", "Un chien."]), "word")
     assert counts == collections.Counter({"▁Un": 2, "▁chat": 1, "▁chien": 1, ".": 2})
+
+
+def test_word_mode_shows_unk_as_a_word():
+    tok = VocabTokenizer(list(RESERVED_TOKENS) + ["▁un", "'"], "word")
+    ids = tok.tokenize(tf.constant(["un d'un"]))
+    assert tok.detokenize(ids.to_tensor()).numpy()[0] == b"un <unk>' <unk>"

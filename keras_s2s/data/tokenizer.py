@@ -69,6 +69,11 @@ class VocabTokenizer(Tokenizer):
         self.mode = mode
         self.vocab_size = len(vocab)
         self._vocab = tf.constant(vocab, dtype=tf.string)
+        # What detokenize shows: in "word" mode <unk> stands as a word of its own.
+        shown = list(vocab)
+        if mode == "word":
+            shown[UNK_ID] = WORD_START + vocab[UNK_ID]
+        self._shown = tf.constant(shown, dtype=tf.string)
         self._table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 self._vocab, tf.range(len(vocab), dtype=tf.int32)),
@@ -92,7 +97,7 @@ class VocabTokenizer(Tokenizer):
         return tf.ragged.map_flat_values(self._table.lookup, self.split(text))
 
     def detokenize(self, ids: tf.Tensor) -> tf.Tensor:
-        pieces = tf.gather(self._vocab, keep_before_eos(ids))
+        pieces = tf.gather(self._shown, keep_before_eos(ids))
         if self.mode == "space":
             return tf.strings.reduce_join(pieces, axis=1, separator=" ")
         text = tf.strings.reduce_join(pieces, axis=1)
