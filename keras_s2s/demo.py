@@ -70,7 +70,7 @@ def run_demo(cfg: Config, model_dir: str | Path) -> dict:
     refs = [t for _, t in splits.test]
     hyps, _ = translate_all(translator.translate, sources)
     scores = corpus_scores(hyps, refs)
-    _say("held-out test split (greedy):\n" + format_scores(scores))
+    _say(f"held-out test split (beam {cfg.decode.beam_size}):\n" + format_scores(scores))
 
     export_dir = export_saved_model(translator, model_dir / "export", EXPORT_NAME)
     _say(f"exported SavedModel to {export_dir}; reloading it in a new process")
