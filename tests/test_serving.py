@@ -189,3 +189,15 @@ def test_bench_serve_reports_latency_and_batching(served):
     assert figures["errors"] == 0 and figures["errors_unbatched"] == 0
     assert figures["p50_ms"] > 0 and figures["p99_ms"] >= figures["p50_ms"]
     assert figures["ok"] == 24
+
+
+def test_server_imports_no_model_train_or_decode_code():
+    import subprocess
+    import sys
+
+    script = ("import sys, serving.server, serving.client, serving.bench; "
+              "print(sorted(m for m in sys.modules if m.startswith(('keras_s2s.model', "
+              "'keras_s2s.train', 'keras_s2s.decode'))))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
