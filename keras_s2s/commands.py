@@ -133,6 +133,8 @@ def _translate_fn(args: argparse.Namespace):
 
 def _server_fn(args: argparse.Namespace):
     """`text → {translation, log_prob}` over gRPC to TF Serving (or the local server)."""
+    import tensorflow as tf
+
     from serving.client import predict
 
     host, _, port = args.server.rpartition(":")
@@ -142,14 +144,8 @@ def _server_fn(args: argparse.Namespace):
     def call(text):
         texts = [t.decode("utf-8") for t in text.numpy()]
         out = predict({"text": texts}, host, int(port), args.model_name)
-        return {key: _as_tensor(value) for key, value in out.items()}
+        return {key: tf.constant(value) for key, value in out.items()}
     return call
-
-
-def _as_tensor(value):
-    import tensorflow as tf
-
-    return tf.constant(value)
 
 
 def cmd_serve(args: argparse.Namespace) -> dict:
@@ -165,31 +161,33 @@ def cmd_bench_serve(args: argparse.Namespace) -> dict:
     return bench_serve(args.base, args.name, args.clients, args.requests, args.src)
 
 
+def _print_nbest(translator, texts: list[str], beam: int, n_best: int, batch_size: int) -> None:
+    """Prints `n_best` hypotheses per sentence in Moses format: `i ||| hypothesis ||| score`."""
+    for i in range(0, len(texts), batch_size):
+        out = translator.translate_nbest(tf_strings(texts[i:i + batch_size]), beam, n_best)
+        for j, (hyps, scores) in enumerate(zip(out["translations"].numpy(),
+                                               out["scores"].numpy())):
+            for hyp, score in zip(hyps, scores):
+                print(f"{i + j} ||| {hyp.decode('utf-8')} ||| {score:.4f}")
+
+
 def cmd_translate(args: argparse.Namespace) -> dict:
     from keras_s2s.decode.translator import translate_all
 
     n_best = args.n_best or 1
-    if n_best > 1:
-        if args.saved_model:
-            raise ValueError("--n-best works with --model-dir; the SavedModel's n-best is its "
-                             "translate_nbest signature.")
-        translator = _load_translator(args)
-        beam = max(n_best, args.beam_size or translator.decode_config.beam_size)
-    else:
-        translate_fn = _translate_fn(args)  # fails fast, before waiting on stdin
+    if n_best > 1 and args.saved_model:
+        raise ValueError("--n-best works with --model-dir; the SavedModel's n-best is its "
+                         "translate_nbest signature.")
+    # Load first: a bad model path fails fast, before waiting on stdin.
+    translator = _load_translator(args) if n_best > 1 else None
+    translate_fn = None if translator else _translate_fn(args)
     texts = _read_input(args.input)
     start = time.time()
-    if n_best > 1:
-        for i in range(0, len(texts), args.batch_size):
-            out = translator.translate_nbest(tf_strings(texts[i:i + args.batch_size]), beam,
-                                             n_best)
-            for j, (hyps, scores) in enumerate(zip(out["translations"].numpy(),
-                                                   out["scores"].numpy())):
-                for hyp, score in zip(hyps, scores):  # Moses n-best format
-                    print(f"{i + j} ||| {hyp.decode('utf-8')} ||| {score:.4f}")
+    if translator is not None:
+        beam = max(n_best, args.beam_size or translator.decode_config.beam_size)
+        _print_nbest(translator, texts, beam, n_best, args.batch_size)
     else:
-        translations, _ = translate_all(translate_fn, texts, args.batch_size)
-        for line in translations:
+        for line in translate_all(translate_fn, texts, args.batch_size)[0]:
             print(line)
     return {"sentences": len(texts), "seconds": round(time.time() - start, 2)}
 
