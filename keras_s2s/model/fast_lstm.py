@@ -91,19 +91,21 @@ class FastLSTM(keras.layers.Layer):
         c0 = ops.cast(initial_state[1], "float32")  # the cell state stays float32
         z = ops.matmul(inputs, self.kernel) + self.bias  # [b, T, in] -> [b, T, 4H] at once
         z = tf.transpose(z, [1, 0, 2])  # [T, b, 4H]
-        if mask is None:
-            keep = tf.ones(tf.shape(z)[:2], tf.bool)
-        else:
-            keep = tf.transpose(tf.cast(mask, tf.bool))  # [T, b]
+        def step(carry, z_t):
+            h_new, (_, c_new) = self.recur(z_t, *carry)
+            return h_new, c_new
 
-        def step(carry, elems):
+        def masked_step(carry, elems):  # padded steps carry the state unchanged
             h, c = carry
             z_t, keep_t = elems
-            h_new, (_, c_new) = self.recur(z_t, h, c)
-            keep_t = keep_t[:, None]
-            return tf.where(keep_t, h_new, h), tf.where(keep_t, c_new, c)
+            h_new, c_new = step(carry, z_t)
+            return tf.where(keep_t[:, None], h_new, h), tf.where(keep_t[:, None], c_new, c)
 
-        hs, cs = tf.scan(step, (z, keep), initializer=(h0, c0))  # each [T, b, H]
+        if mask is None:  # e.g. the decoder: padding only follows real tokens
+            hs, cs = tf.scan(step, z, initializer=(h0, c0))  # each [T, b, H]
+        else:
+            keep = tf.transpose(tf.cast(mask, tf.bool))  # [T, b]
+            hs, cs = tf.scan(masked_step, (z, keep), initializer=(h0, c0))
         h_last, c_last = hs[-1], cs[-1]
         outputs = tf.transpose(hs, [1, 0, 2]) if self.return_sequences else h_last
         return [outputs, h_last, c_last] if self.return_state else outputs

@@ -14,11 +14,14 @@ def _token_nll(y_true, logits, label_smoothing: float = 0.0):
     The softmax runs in float32 whatever the model's compute precision.
     """
     mask = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
-    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)  # [batch, len, V]
+    logits = ops.cast(logits, "float32")  # [batch, len, V]
+    if label_smoothing <= 0:  # the fused softmax cross-entropy kernel, forward and backward
+        return ops.sparse_categorical_crossentropy(y_true, logits, from_logits=True) * mask, mask
+    log_probs = ops.log_softmax(logits, axis=-1)
     nll = -ops.take_along_axis(log_probs, ops.expand_dims(ops.cast(y_true, "int32"), -1),
                                axis=-1)[..., 0]
-    if label_smoothing > 0:  # mix in the cross-entropy against a uniform distribution
-        nll = (1.0 - label_smoothing) * nll - label_smoothing * ops.mean(log_probs, axis=-1)
+    # Mix in the cross-entropy against a uniform distribution over the vocabulary.
+    nll = (1.0 - label_smoothing) * nll - label_smoothing * ops.mean(log_probs, axis=-1)
     return nll * mask, mask
 
 
