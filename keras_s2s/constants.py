@@ -12,7 +12,6 @@ PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 CONFIG_FILE = "config.yaml"
 DATA_REPORT_FILE = "data_report.json"
 WEIGHTS_FILE = "model.weights.h5"
-METRICS_FILE = "metrics.json"
 LOG_DIR = "logs"
 
 # SavedModel signatures and their tensor names (inputs and dict outputs).

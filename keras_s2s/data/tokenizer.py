@@ -7,7 +7,6 @@ import tensorflow as tf
 from keras_s2s.constants import EOS_ID, RESERVED_TOKENS, UNK_ID
 
 VOCAB_MODES = ("space", "word", "char")
-MODES = VOCAB_MODES + ("sentencepiece",)
 WORD_START = "▁"  # marks a piece that followed whitespace, so spacing can be restored
 _LETTERS = r"\p{L}\p{N}\p{M}"
 

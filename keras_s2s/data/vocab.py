@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import io
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import tensorflow as tf
 
@@ -117,8 +117,3 @@ def vocab_exists(model_dir: str | Path, modes: tuple[str, str]) -> bool:
     """Whether both sides' vocabulary files are in the run directory already."""
     return all((spm_path if mode == "sentencepiece" else vocab_path)(model_dir, side).is_file()
                for side, mode in zip(SIDES, modes))
-
-
-def iter_side(pairs: Iterator[tuple[str, str]], index: int) -> Iterator[str]:
-    for pair in pairs:
-        yield pair[index]

@@ -14,7 +14,6 @@ from keras_s2s.decode.greedy import EncodeFn, StepFn, greedy_search, max_target_
 from keras_s2s.decode.scoring import score_targets
 
 TEXT = tf.TensorSpec([None], tf.string, name=INPUT_TEXT)
-SCALAR = tf.TensorSpec([], tf.int32)
 
 
 def add_eos(ids: tf.RaggedTensor) -> tf.RaggedTensor:

@@ -91,6 +91,7 @@ class FastLSTM(keras.layers.Layer):
         c0 = ops.cast(initial_state[1], "float32")  # the cell state stays float32
         z = ops.matmul(inputs, self.kernel) + self.bias  # [b, T, in] -> [b, T, 4H] at once
         z = tf.transpose(z, [1, 0, 2])  # [T, b, 4H]
+
         def step(carry, z_t):
             h_new, (_, c_new) = self.recur(z_t, *carry)
             return h_new, c_new
