@@ -77,25 +77,39 @@ def load_tokenizers(cfg: Config, model_dir: str | Path) -> tuple[Tokenizer, Toke
             load_tokenizer(model_dir, "tgt", cfg.data.tgt_tokenizer))
 
 
+def _read_training_corpus(cfg: Config, model_dir: Path, corpus: Corpus, cache: bool = False):
+    """Validates and counts the corpus, builds missing vocabularies, counts over-long pairs.
+
+    Returns:
+        `(counts, src_tokenizer, tgt_tokenizer, pairs)`: counts of pairs, skipped, empty and
+        too-long pairs, and the pairs as a string dataset (cached in memory if `cache`).
+    """
+    counts = corpus.scan().as_dict()  # raises CorpusError before any TF work
+    if not vocab_exists(model_dir, (cfg.data.src_tokenizer, cfg.data.tgt_tokenizer)):
+        build_vocabularies(cfg, corpus, model_dir)
+    src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
+    pairs = dataset_from_corpus(corpus)
+    if cache:
+        pairs = pairs.cache()
+    counts["too_long"] = count_too_long(pairs, src_tok, tgt_tok, cfg.data)
+    return counts, src_tok, tgt_tok, pairs
+
+
 def prepare_data(cfg: Config, model_dir: Path, train_corpus: Corpus,
-                 valid_corpus: Corpus | None) -> tuple[tf.data.Dataset, dict]:
+                 valid_corpus: Corpus | None):
     """Validates the corpora (errors before training) and builds missing vocabularies.
 
     Returns:
-        The training pairs as a string dataset, and a report counting pairs, skipped bad
-        lines, empty and over-long pairs (also written to `data_report.json`).
+        `(train_pairs, src_tokenizer, tgt_tokenizer)`; the report counting pairs, skipped bad
+        lines, empty and over-long pairs is printed and written to `data_report.json`.
     """
-    report = {"train": train_corpus.scan().as_dict()}
+    counts, src_tok, tgt_tok, train_pairs = _read_training_corpus(cfg, model_dir, train_corpus)
+    report = {"train": counts}
     if valid_corpus is not None:
         report["valid"] = valid_corpus.scan().as_dict()
-    if not vocab_exists(model_dir, (cfg.data.src_tokenizer, cfg.data.tgt_tokenizer)):
-        build_vocabularies(cfg, train_corpus, model_dir)
-    src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
-    train_pairs = dataset_from_corpus(train_corpus)
-    report["train"]["too_long"] = count_too_long(train_pairs, src_tok, tgt_tok, cfg.data)
     (model_dir / DATA_REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"data: {train_corpus.description}: {json.dumps(report)}", file=sys.stderr)
-    return train_pairs, report
+    return train_pairs, src_tok, tgt_tok
 
 
 def data_stats(cfg: Config, model_dir: str | Path) -> dict:
@@ -108,14 +122,10 @@ def data_stats(cfg: Config, model_dir: str | Path) -> dict:
         "padding_fraction_unbucketed", "tokens_per_s", ...}` (tokens: source + target, `</s>`
         included, no padding).
     """
-    model_dir = Path(model_dir)
     train_corpus, _ = corpora(cfg)
-    figures: dict = dict(train_corpus.scan().as_dict())
-    if not vocab_exists(model_dir, (cfg.data.src_tokenizer, cfg.data.tgt_tokenizer)):
-        build_vocabularies(cfg, train_corpus, model_dir)
-    src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
-    pairs = dataset_from_corpus(train_corpus).cache()  # read once; time the pipeline itself
-    figures["too_long"] = count_too_long(pairs, src_tok, tgt_tok, cfg.data)
+    # Cached: the corpus is read once, so the timing below is the pipeline's alone.
+    figures, src_tok, tgt_tok, pairs = _read_training_corpus(cfg, Path(model_dir), train_corpus,
+                                                             cache=True)
     batches = dict(src_tok=src_tok, tgt_tok=tgt_tok, data=cfg.data,
                    batch_size=cfg.train.batch_size, shuffle=True, seed=cfg.seed)
     start = time.perf_counter()
@@ -153,8 +163,7 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
     model_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)  # Python, NumPy and TF
     _write_config(cfg, model_dir)
-    train_pairs, _ = prepare_data(cfg, model_dir, train_corpus, valid_corpus)
-    src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
+    train_pairs, src_tok, tgt_tok = prepare_data(cfg, model_dir, train_corpus, valid_corpus)
     batches = dict(src_tok=src_tok, tgt_tok=tgt_tok, data=cfg.data,
                    batch_size=cfg.train.batch_size)
 
@@ -230,13 +239,9 @@ def load_translator(model_dirs: str | Path | Sequence[str | Path],
     """
     dirs = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
     _check_compatible(dirs)
-    members, models = [], []
-    for model_dir in dirs:
-        cfg, model, src_tok, tgt_tok = load_model(model_dir)
-        members.append((make_encode(model), make_step(model)))
-        models.append(model)
-    first = load_config(dirs[0])
-    src_tok, tgt_tok = load_tokenizers(first, dirs[0])
-    encode, step = ensemble(members)
+    loaded = [load_model(model_dir) for model_dir in dirs]
+    first, _, src_tok, tgt_tok = loaded[0]  # the members share these (checked above)
+    models = [model for _, model, _, _ in loaded]
+    encode, step = ensemble([(make_encode(model), make_step(model)) for model in models])
     return Translator(src_tok, tgt_tok, encode, step, first.data.reverse_source,
                       decode or first.decode, trackables=tuple(models))

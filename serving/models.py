@@ -47,7 +47,10 @@ class LoadedVersion:
 
     def run(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Validates `inputs` against the signature (INVALID_ARGUMENT) and runs it."""
-        tensors = self.validate(signature, inputs)
+        return self.call(signature, self.validate(signature, inputs))
+
+    def call(self, signature: str, tensors: dict[str, tf.Tensor]) -> dict[str, np.ndarray]:
+        """Runs a signature on tensors `validate` has already checked."""
         return {k: v.numpy() for k, v in self.signatures[signature](**tensors).items()}
 
     def validate(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, tf.Tensor]:
@@ -154,14 +157,14 @@ class Batcher:
 
     def submit(self, loaded: LoadedVersion, signature: str, inputs: dict[str, np.ndarray]):
         """Runs `signature` on `inputs`, merged with concurrent requests when possible."""
-        loaded.validate(signature, inputs)  # a bad request fails alone, before any merging
+        tensors = loaded.validate(signature, inputs)  # a bad request fails alone, unmerged
         if self.max_batch_size <= 1 or not self.batchable(loaded, signature):
-            return loaded.run(signature, inputs)
-        sizes = {len(v) for v in inputs.values() if getattr(v, "ndim", 0) == 1}
+            return loaded.call(signature, tensors)
+        sizes = {int(t.shape[0]) for t in tensors.values()}
         if len(sizes) != 1:
-            return loaded.run(signature, inputs)  # let the signature report the problem
+            return loaded.call(signature, tensors)  # let the signature report the mismatch
         done: dict[str, Any] = {"event": threading.Event()}
-        self._queue.put((loaded, signature, inputs, sizes.pop(), done))
+        self._queue.put((loaded, signature, tensors, sizes.pop(), done))
         done["event"].wait()
         if "error" in done:
             raise done["error"]
@@ -188,8 +191,8 @@ class Batcher:
     def _run_group(group) -> None:
         loaded, signature = group[0][0], group[0][1]
         try:
-            merged = {k: np.concatenate([g[2][k] for g in group]) for k in group[0][2]}
-            outputs = loaded.run(signature, merged)
+            merged = {k: tf.concat([g[2][k] for g in group], axis=0) for k in group[0][2]}
+            outputs = loaded.call(signature, merged)
             start = 0
             for _, _, _, size, done in group:
                 done["result"] = {k: v[start:start + size] for k, v in outputs.items()}

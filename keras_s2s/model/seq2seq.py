@@ -24,15 +24,17 @@ class Seq2Seq(keras.Model):
     def _multi_worker(self) -> bool:
         return isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
+    def _reducible(self, logs):
+        """Scalar logs as `[1]` tensors under the multi-worker strategy (fix 2 above)."""
+        if not self._multi_worker():
+            return logs
+        return tf.nest.map_structure(lambda v: tf.reshape(v, [1]), logs)
+
     def train_step(self, data):
-        logs = super().train_step(data)
-        return tf.nest.map_structure(lambda v: tf.reshape(v, [1]), logs) if self._multi_worker() \
-            else logs
+        return self._reducible(super().train_step(data))
 
     def test_step(self, data):
-        logs = super().test_step(data)
-        return tf.nest.map_structure(lambda v: tf.reshape(v, [1]), logs) if self._multi_worker() \
-            else logs
+        return self._reducible(super().test_step(data))
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         strategy = self.distribute_strategy
