@@ -22,7 +22,7 @@ from keras_s2s.data.tokenizer import Tokenizer
 from keras_s2s.data.vocab import SIDES, build_side, load_tokenizer, vocab_exists
 from keras_s2s.decode.scoring import ensemble
 from keras_s2s.decode.translator import Translator
-from keras_s2s.model.inference import make_encode, make_step
+from keras_s2s.model.inference import make_cell_encode, make_encode, make_step
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train import trainer
 from keras_s2s.train.distribute import make_strategy, precision_scope
@@ -245,3 +245,43 @@ def load_translator(model_dirs: str | Path | Sequence[str | Path],
     encode, step = ensemble([(make_encode(model), make_step(model)) for model in models])
     return Translator(src_tok, tgt_tok, encode, step, first.data.reverse_source,
                       decode or first.decode, trackables=tuple(models))
+
+
+def export_tflite(model_dirs: str | Path | Sequence[str | Path], out: str | Path,
+                  beam_size: int | None = None, max_src_len: int = 50, quantize: str = "none",
+                  batch: int = 1) -> dict:
+    """Converts a run (or an ensemble of runs) to one builtins-only `.tflite` file.
+
+    Writes `out`, the vocabulary files and `out` with `.json` (lengths, reserved ids,
+    tokenizers) beside it.
+
+    Args:
+        model_dirs: run directories; several are averaged as an ensemble.
+        out: the `.tflite` path.
+        beam_size: the `beam` signature's fixed beam (default: the run's decode.beam_size).
+        max_src_len: the fixed source width S (longer sentences must be cut by the caller).
+        quantize: "none", "dynamic" (int8 weights) or "float16".
+        batch: sentences per call (fixed).
+
+    Returns:
+        `{"tflite": path, "bytes": size, "max_src_len", "max_tgt_len", "beam_size"}`.
+    """
+    from keras_s2s.export.tflite import TFLiteDecoder, convert, write_bundle
+
+    if max_src_len < 1 or batch < 1 or (beam_size is not None and beam_size < 1):
+        raise ValueError(f"max_src_len, batch and beam_size must be >= 1; received: "
+                         f"{max_src_len}, {batch}, {beam_size}.")
+    dirs = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
+    _check_compatible(dirs)
+    loaded = [load_model(model_dir) for model_dir in dirs]
+    cfg = loaded[0][0]
+    models = [model for _, model, _, _ in loaded]
+    encode, step = ensemble([(make_cell_encode(m), make_step(m)) for m in models])
+    decoder = TFLiteDecoder(encode, step, cfg.data.reverse_source, cfg.decode, max_src_len,
+                            beam_size or cfg.decode.beam_size, batch, trackables=tuple(models))
+    flatbuffer = convert(decoder, quantize)
+    tokenizers = {"src": cfg.data.src_tokenizer, "tgt": cfg.data.tgt_tokenizer}
+    meta = write_bundle(out, flatbuffer, decoder, dirs[0], tokenizers, quantize)
+    return {"tflite": str(out), "metadata": str(meta), "bytes": len(flatbuffer),
+            "max_src_len": max_src_len, "max_tgt_len": decoder.max_tgt_len,
+            "beam_size": decoder.beam_size, "quantization": quantize}

@@ -85,7 +85,7 @@ class VocabTokenizer(Tokenizer):
             return tf.strings.unicode_split(text, "UTF-8", errors="replace")
         if self.mode == "word":
             text = tf.strings.regex_replace(text, WORD_START, "_")
-            text = tf.strings.regex_replace(text, r"(^| )", WORD_START)  # "▁A▁man."
+            text = tf.strings.regex_replace(text, r"(^| )(\S)", WORD_START + r"\2")  # "▁A▁man."
             # Each piece: an optional marker and a run of letters/digits, or one other sign.
             text = tf.strings.regex_replace(
                 text, f"({WORD_START}?[{_LETTERS}]+|{WORD_START}?[^{_LETTERS}{WORD_START}])",

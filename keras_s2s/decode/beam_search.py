@@ -35,7 +35,7 @@ def _tile_beams(tensor: tf.Tensor, beam: tf.Tensor) -> tf.Tensor:
 def _gather_beams(tensor: tf.Tensor, indices: tf.Tensor, batch: tf.Tensor,
                   beam_in: tf.Tensor) -> tf.Tensor:
     """Picks beams: `tensor [b * k_in, ...]` with `indices [b, k_out]` → `[b * k_out, ...]`."""
-    flat = indices + beam_in * tf.range(batch)[:, None]  # [b, k_out] -> rows of tensor
+    flat = indices + beam_in * tf.expand_dims(tf.range(batch), 1)  # [b, k_out] -> rows of tensor
     return tf.gather(tensor, tf.reshape(flat, [-1]))
 
 
@@ -46,7 +46,8 @@ def _top(scores: tf.Tensor, k: tf.Tensor, *others: tf.Tensor):
 
 
 def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
-                beam_size: tf.Tensor, n_best: tf.Tensor, alpha: tf.Tensor | float = 0.0
+                beam_size: tf.Tensor | int, n_best: tf.Tensor | int,
+                alpha: tf.Tensor | float = 0.0, buffer_len: int | None = None
                 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Finds the `n_best` most probable translations of each source sentence.
 
@@ -62,6 +63,8 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
         beam_size: scalar int32 k ≥ 1.
         n_best: scalar int32, 1 ≤ n ≤ k.
         alpha: length-penalty exponent (0 = none).
+        buffer_len: a fixed L ≥ every `max_lengths`; with a Python-int `beam_size` every loop
+            carry then has a static shape (for TFLite). None: `L = max(max_lengths)`.
 
     Returns:
         `ids [b, n, L]` int32 (ending with `</s>`, then `<pad>`), `scores [b, n]` (penalised,
@@ -71,24 +74,30 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
     n_best = tf.minimum(tf.convert_to_tensor(n_best, tf.int32), beam)
     alpha = tf.convert_to_tensor(alpha, tf.float32)
     batch = tf.shape(src_ids)[0]
-    limit = tf.reduce_max(max_lengths)
+    limit = tf.reduce_max(max_lengths) if buffer_len is None else buffer_len
     states = tf.nest.map_structure(lambda s: _tile_beams(s, beam), encode(src_ids))
     first = tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], axis=0)  # one live start per sentence
     init = BeamState(
         t=tf.constant(0), alive_seq=tf.fill([batch, beam, limit], PAD_ID),
-        alive_log_probs=tf.tile(first[None], [batch, 1]), alive_states=states,
+        alive_log_probs=tf.tile(tf.expand_dims(first, 0), [batch, 1]), alive_states=states,
         finished_seq=tf.fill([batch, beam, limit], PAD_ID),
         finished_scores=tf.fill([batch, beam], NEG_INF),
         finished_log_probs=tf.fill([batch, beam], NEG_INF))
 
+    static = buffer_len is not None and isinstance(beam_size, int)
+
     def body(s: BeamState) -> tuple[BeamState]:
-        return (_advance(s, step, batch, beam, limit, max_lengths, alpha),)
+        new = _advance(s, step, batch, beam, limit, max_lengths, alpha)
+        if static:  # the carries keep the shapes they entered with (no dynamic tensors)
+            tf.nest.map_structure(lambda n, o: n.set_shape(o.shape), new, s)
+        return (new,)
 
     def cond(s: BeamState) -> tf.Tensor:
         return (s.t < limit) & ~tf.reduce_all(_done(s, max_lengths, n_best, alpha, limit))
 
     # Beam and length are data, not trace-time constants: let every dimension vary.
-    invariants = tf.nest.map_structure(lambda x: tf.TensorShape([None] * x.shape.rank), init)
+    invariants = tf.nest.map_structure(
+        lambda x: x.shape if static else tf.TensorShape([None] * x.shape.rank), init)
     (final,) = tf.while_loop(cond, body, (init,), shape_invariants=(invariants,),
                              maximum_iterations=limit)
     return (final.finished_seq[:, :n_best], final.finished_scores[:, :n_best],
@@ -102,14 +111,14 @@ def _advance(s: BeamState, step: StepFn, batch, beam, limit, max_lengths, alpha)
     log_probs, states = step(tf.reshape(tokens, [-1]), s.alive_states)  # [b * k, V]
     vocab = tf.shape(log_probs)[-1]
     log_probs = tf.reshape(ban_special(log_probs), [batch, beam, vocab])
-    total = s.alive_log_probs[:, :, None] + log_probs  # [b, k, V]
+    total = tf.expand_dims(s.alive_log_probs, 2) + log_probs  # [b, k, V]
     # [b, k, V] -> [b, k * V]: 2k candidates leave k alive even if k of them end here.
     cand_lp, cand_idx = tf.math.top_k(tf.reshape(total, [batch, beam * vocab]), k=2 * beam)
     cand_beam, cand_tok = cand_idx // vocab, cand_idx % vocab  # [b, 2k]
     position = tf.one_hot(s.t, limit, on_value=1, off_value=0, dtype=tf.int32)  # [L]
     cand_seq = tf.gather(s.alive_seq, cand_beam, batch_dims=1)  # [b, 2k, L]
-    cand_seq += cand_tok[:, :, None] * position
-    at_limit = (s.t + 1 >= max_lengths)[:, None]  # [b, 1]
+    cand_seq += tf.expand_dims(cand_tok, 2) * position
+    at_limit = tf.expand_dims(s.t + 1 >= max_lengths, 1)  # [b, 1]
     ends = (cand_tok == EOS_ID) | at_limit  # [b, 2k]
     valid = cand_lp > NEG_INF / 2
 

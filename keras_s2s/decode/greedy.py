@@ -28,8 +28,8 @@ def max_target_lengths(src_ids: tf.Tensor, a: float, b: int) -> tf.Tensor:
     return tf.cast(tf.math.ceil(a * tf.maximum(src_len, 0.0)), tf.int32) + b
 
 
-def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor,
-                  max_lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
+                  buffer_len: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
     """Picks the most probable token at every step until `</s>` or the length limit.
 
     Args:
@@ -37,14 +37,17 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor,
         step: `(tokens [batch], states) → (log_probs [batch, V], states)`.
         src_ids: `[batch, src_len]` int32, right-padded with `<pad>`.
         max_lengths: `[batch]` int32, most target tokens per sentence (`</s>` included).
+        buffer_len: a fixed output length L ≥ every `max_lengths` (static shapes, e.g. for
+            TFLite); None sizes the buffer by `max(max_lengths)` and trims it.
 
     Returns:
-        `ids [batch, steps]` int32 (each row ends with `</s>` unless cut by its limit, then
-        `<pad>`), and `log_prob [batch]` float32, the sum of the chosen tokens' log-probs.
+        `ids [batch, steps]` (or `[batch, L]`) int32, each row ending with `</s>` unless cut by
+        its limit, then `<pad>`; and `log_prob [batch]` float32, the sum of the chosen
+        tokens' log-probs.
     """
     batch = tf.shape(src_ids)[0]
     states = encode(src_ids)
-    limit = tf.reduce_max(max_lengths)
+    limit = tf.reduce_max(max_lengths) if buffer_len is None else buffer_len
 
     def cond(t, tokens, states, finished, score, out):
         return (t < limit) & ~tf.reduce_all(finished)
@@ -56,11 +59,10 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor,
         next_ids = tf.where(finished, PAD_ID, next_ids)
         score += tf.where(finished, 0.0, best)
         finished = finished | (next_ids == EOS_ID) | (t + 1 >= max_lengths)
-        return t + 1, next_ids, states, finished, score, out.write(t, next_ids)
+        position = tf.one_hot(t, limit, on_value=1, off_value=0, dtype=tf.int32)  # [L]
+        return t + 1, next_ids, states, finished, score, out + tf.expand_dims(next_ids, 1) * position
 
     init = (tf.constant(0), tf.fill([batch], BOS_ID), states, tf.zeros([batch], tf.bool),
-            tf.zeros([batch], tf.float32), tf.TensorArray(tf.int32, size=0, dynamic_size=True))
-    _, _, _, _, score, out = tf.while_loop(cond, body, init)
-    ids = tf.transpose(out.stack())  # [steps, batch] -> [batch, steps]
-    ids = tf.reshape(ids, [batch, -1])  # keeps [batch, 0] when no step ran
-    return ids, score
+            tf.zeros([batch], tf.float32), tf.fill([batch, limit], PAD_ID))
+    steps, _, _, _, score, out = tf.while_loop(cond, body, init)
+    return (out if buffer_len is not None else out[:, :steps]), score

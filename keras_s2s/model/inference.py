@@ -49,3 +49,40 @@ def make_step(model: keras.Model) -> Callable[[tf.Tensor, States], tuple[tf.Tens
         logits = tf.cast(projection(y), tf.float32)  # [batch, V]
         return tf.nn.log_softmax(logits, axis=-1), tuple(new_states)
     return step
+
+
+def make_cell_encode(model: keras.Model) -> Callable[[tf.Tensor], States]:
+    """Like `make_encode`, but runs every encoder layer's cell in one explicit loop over time.
+
+    Only element-wise ops, matmuls and a `tf.while_loop` with fixed-shape carries remain (no
+    `tf.scan`/`TensorArray`), which converts to TFLite builtins. Right-padded steps leave
+    the states unchanged, so the result equals `make_encode`'s up to float rounding.
+
+    Returns:
+        `encode(src_ids [batch, src_len]) → (h_0, c_0, h_1, c_1, …)`, each `[batch, H]`.
+    """
+    embedding = model.get_layer("encoder_embedding")
+    layers = [model.get_layer(f"encoder_lstm_{i}") for i in range(num_layers(model))]
+
+    def encode(src_ids: tf.Tensor) -> States:
+        x = embedding(src_ids)  # [batch, src_len, E]
+        lengths = tf.reduce_sum(tf.cast(tf.not_equal(src_ids, 0), tf.int32), axis=1)  # [batch]
+        batch = tf.shape(src_ids)[0]
+        init = tuple(tf.zeros([batch, layer.units], tf.float32)
+                     for layer in layers for _ in ("h", "c"))
+
+        def body(t, states):
+            y = tf.gather(x, t, axis=1)  # [batch, E]
+            keep = tf.expand_dims(t < lengths, 1)  # [batch, 1]
+            new: list[tf.Tensor] = []
+            for i, layer in enumerate(layers):
+                old_h, old_c = states[2 * i], states[2 * i + 1]
+                y, (h, c) = layer.cell(y, [old_h, old_c], training=False)
+                new += [tf.where(keep, tf.cast(h, tf.float32), old_h),
+                        tf.where(keep, tf.cast(c, tf.float32), old_c)]
+            return t + 1, tuple(new)
+
+        _, states = tf.while_loop(lambda t, _: t < tf.reduce_max(lengths), body,
+                                  (tf.constant(0), init))
+        return states
+    return encode
