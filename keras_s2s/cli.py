@@ -57,6 +57,11 @@ def _decode_flags(parser: argparse.ArgumentParser, required: bool = False) -> No
     parser.add_argument("--length-penalty", type=float, help="GNMT alpha (0 = the paper)")
 
 
+def _tflite_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-src-len", type=int, default=50,
+                        help="fixed source width in tokens (longer input: an error, or cut)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="keras-s2s", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, help="version number (default: the next free one)")
     p.set_defaults(func=commands.cmd_export)
 
+    p = sub.add_parser("export-tflite", help="a builtins-only .tflite (greedy + beam) for apps")
+    _decode_flags(p, required=True)
+    _tflite_flags(p)
+    p.add_argument("--out", required=True, help="the .tflite file (vocabularies + .json beside)")
+    p.add_argument("--quantize", choices=("none", "dynamic", "float16"), default="none",
+                   help="post-training quantization: dynamic-range int8 weights, or float16")
+    p.add_argument("--tflite-batch", type=int, default=1, help="sentences per call (fixed)")
+    p.set_defaults(func=commands.cmd_export_tflite)
+
     p = sub.add_parser("serve", help="development/test stand-in for TF Serving (gRPC + REST)")
     _served_model_flags(p)
     p.add_argument("--host", default="127.0.0.1", help="bind address (loopback by default)")
@@ -150,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--limit", type=int, default=256, help="sentences to use from --src")
     p.set_defaults(func=commands.cmd_bench_decode)
+
+    p = bench.add_parser("tflite", help="TFLite fp32/int8/fp16: size, sentences/s, BLEU")
+    _decode_flags(p, required=True)
+    _tflite_flags(p)
+    p.add_argument("--src", required=True, help="source sentences")
+    p.add_argument("--ref", required=True, help="reference translations")
+    p.add_argument("--limit", type=int, default=1000, help="sentences to use")
+    p.set_defaults(func=commands.cmd_bench_tflite)
 
     p = bench.add_parser("serve", help="latency and throughput of the local server over gRPC")
     _served_model_flags(p)

@@ -282,6 +282,17 @@ def cmd_export(args: argparse.Namespace) -> dict:
     return {"export_dir": str(path)}
 
 
+def cmd_export_tflite(args: argparse.Namespace) -> dict:
+    """Converts a run (or an ensemble) to a builtins-only `.tflite` with its vocabularies."""
+    from keras_s2s.runs import export_tflite
+
+    figures = export_tflite(args.model_dir, args.out, args.beam_size, args.max_src_len,
+                            args.quantize, args.tflite_batch)
+    print(f"wrote {args.out} ({figures['bytes']:,} bytes) and {figures['metadata']}",
+          file=sys.stderr)
+    return figures
+
+
 def cmd_info(args: argparse.Namespace) -> dict:
     from keras_s2s.model.seq2seq import build_seq2seq, parameter_counts
 
@@ -316,6 +327,16 @@ def cmd_bench_decode(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         return bench_decode(args.model_dir, args.src, args.beam_size or 5, args.batch_size,
                             args.limit, scratch)
+
+
+def cmd_bench_tflite(args: argparse.Namespace) -> dict:
+    import tempfile
+
+    from keras_s2s.bench_tflite import bench_tflite
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return bench_tflite(args.model_dir[0], args.src, args.ref, args.beam_size or 5,
+                            args.max_src_len, args.limit, scratch)
 
 
 def cmd_demo(args: argparse.Namespace) -> dict:

@@ -8,7 +8,6 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-
 TOKENIZERS = ("word", "space", "char", "sentencepiece")
 
 

@@ -15,8 +15,7 @@ from keras_s2s import config as config_lib
 from keras_s2s.config import Config, DecodeConfig
 from keras_s2s.constants import CONFIG_FILE, DATA_REPORT_FILE, WEIGHTS_FILE
 from keras_s2s.data.corpus import Corpus, PairListCorpus, open_corpus
-from keras_s2s.data.pipeline import (count_too_long, dataset_from_corpus, make_dataset,
-                                     padding_stats)
+from keras_s2s.data.pipeline import count_too_long, dataset_from_corpus, make_dataset, padding_stats
 from keras_s2s.data.tasks import TaskSplits, load_task
 from keras_s2s.data.tokenizer import Tokenizer
 from keras_s2s.data.vocab import SIDES, build_side, load_tokenizer, vocab_exists

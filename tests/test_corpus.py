@@ -6,8 +6,16 @@ import pytest
 
 from keras_s2s import cli
 from keras_s2s.config import resolve
-from keras_s2s.data.corpus import (CorpusError, PairListCorpus, TextPairCorpus, TfdsCorpus,
-                                   TsvCorpus, iter_lines, open_corpus, read_parallel)
+from keras_s2s.data.corpus import (
+    CorpusError,
+    PairListCorpus,
+    TextPairCorpus,
+    TfdsCorpus,
+    TsvCorpus,
+    iter_lines,
+    open_corpus,
+    read_parallel,
+)
 
 
 def write(path, lines, raw=False):

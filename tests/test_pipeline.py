@@ -4,16 +4,20 @@ import os
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 
 from keras_s2s.config import resolve
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID, RESERVED_TOKENS, SOURCE, TARGET_IN
 from keras_s2s.data.corpus import TextPairCorpus
-from keras_s2s.data.pipeline import (count_too_long, dataset_from_corpus, dataset_from_pairs,
-                                     make_dataset, padding_stats)
+from keras_s2s.data.pipeline import (
+    count_too_long,
+    dataset_from_corpus,
+    dataset_from_pairs,
+    make_dataset,
+    padding_stats,
+)
 from keras_s2s.data.tokenizer import VocabTokenizer
 from keras_s2s.data.vocab import build_vocab, count_pieces
-
-from conftest import SHARED_DATA
 
 PAIRS = [("a b c", "x y"), ("d", "z"), ("a d", "y y z")]
 

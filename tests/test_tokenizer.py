@@ -5,14 +5,18 @@ import os
 
 import pytest
 import tensorflow as tf
+from conftest import SHARED_DATA
 
 from keras_s2s.constants import EOS_ID, PAD_ID, RESERVED_TOKENS, UNK_ID
 from keras_s2s.data.corpus import TextPairCorpus
 from keras_s2s.data.tokenizer import SentencePieceTokenizer, VocabTokenizer, normalize_spaces
-from keras_s2s.data.vocab import (build_vocab, count_pieces, load_vocab, save_vocab,
-                                  train_sentencepiece)
-
-from conftest import SHARED_DATA
+from keras_s2s.data.vocab import (
+    build_vocab,
+    count_pieces,
+    load_vocab,
+    save_vocab,
+    train_sentencepiece,
+)
 
 MULTI30K = os.path.join(SHARED_DATA, "multi30k")
 

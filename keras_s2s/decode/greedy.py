@@ -60,7 +60,8 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_length
         score += tf.where(finished, 0.0, best)
         finished = finished | (next_ids == EOS_ID) | (t + 1 >= max_lengths)
         position = tf.one_hot(t, limit, on_value=1, off_value=0, dtype=tf.int32)  # [L]
-        return t + 1, next_ids, states, finished, score, out + tf.expand_dims(next_ids, 1) * position
+        out += tf.expand_dims(next_ids, 1) * position
+        return t + 1, next_ids, states, finished, score, out
 
     init = (tf.constant(0), tf.fill([batch], BOS_ID), states, tf.zeros([batch], tf.bool),
             tf.zeros([batch], tf.float32), tf.fill([batch, limit], PAD_ID))

@@ -5,9 +5,20 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_s2s.config import DecodeConfig
-from keras_s2s.constants import (EOS_ID, INPUT_BEAM_SIZE, INPUT_N_BEST, INPUT_SOURCE,
-                                 INPUT_TARGET, INPUT_TEXT, OUTPUT_LOG_PROB, OUTPUT_LOG_PROBS,
-                                 OUTPUT_SCORES, OUTPUT_TRANSLATION, OUTPUT_TRANSLATIONS, PAD_ID)
+from keras_s2s.constants import (
+    EOS_ID,
+    INPUT_BEAM_SIZE,
+    INPUT_N_BEST,
+    INPUT_SOURCE,
+    INPUT_TARGET,
+    INPUT_TEXT,
+    OUTPUT_LOG_PROB,
+    OUTPUT_LOG_PROBS,
+    OUTPUT_SCORES,
+    OUTPUT_TRANSLATION,
+    OUTPUT_TRANSLATIONS,
+    PAD_ID,
+)
 from keras_s2s.data.tokenizer import Tokenizer
 from keras_s2s.decode.beam_search import beam_search
 from keras_s2s.decode.greedy import EncodeFn, StepFn, greedy_search, max_target_lengths

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from keras_s2s.constants import (SERVING_DEFAULT, SIG_SCORE, SIG_TRANSLATE, SIG_TRANSLATE_GREEDY,
-                                 SIG_TRANSLATE_NBEST)
+from keras_s2s.constants import (
+    SERVING_DEFAULT,
+    SIG_SCORE,
+    SIG_TRANSLATE,
+    SIG_TRANSLATE_GREEDY,
+    SIG_TRANSLATE_NBEST,
+)
 
 
 def next_version(model_base: str | Path) -> int:

@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Callable
 
 import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import \
-    convert_variables_to_constants_v2
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from keras_s2s.config import DecodeConfig
-from keras_s2s.constants import (BOS_ID, EOS_ID, OUTPUT_LOG_PROB, OUTPUT_LOG_PROBS, PAD_ID,
-                                 RESERVED_TOKENS, UNK_ID)
+from keras_s2s.constants import (
+    BOS_ID,
+    EOS_ID,
+    OUTPUT_LOG_PROB,
+    OUTPUT_LOG_PROBS,
+    PAD_ID,
+    RESERVED_TOKENS,
+    UNK_ID,
+)
 from keras_s2s.decode.beam_search import beam_search
 from keras_s2s.decode.greedy import greedy_search, max_target_lengths
 

@@ -1,0 +1,79 @@
+"""`keras-s2s bench tflite`: size, speed and BLEU of the TFLite variants against the SavedModel."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from keras_s2s import runs
+from keras_s2s.evaluation import corpus_scores
+from keras_s2s.export.tflite import QUANTIZATIONS
+
+
+def _timed(fn, texts: list[str]) -> tuple[list[str], float]:
+    """`fn(texts) → outputs`, and sentences per second."""
+    start = time.perf_counter()
+    outputs = fn(texts)
+    return outputs, len(texts) / (time.perf_counter() - start)
+
+
+def _saved_model_outputs(model_dir: str, beam_size: int, texts: list[str], scratch: Path
+                         ) -> dict[str, tuple[list[str], float]]:
+    """Greedy and beam translations (and sentences/s) of the run's reloaded SavedModel."""
+    from keras_s2s.decode.translator import translate_all
+    from keras_s2s.export.saved_model import export_saved_model, load_saved_model
+
+    cfg = runs.load_config(model_dir)
+    decode = dataclasses.replace(cfg.decode, beam_size=beam_size)
+    path = export_saved_model(runs.load_translator(model_dir, decode), scratch / "saved_model",
+                              "bench", 1)
+    loaded = load_saved_model(path)
+    out = {}
+    for name, signature in (("greedy", "translate_greedy"), ("beam", "translate")):
+        fn = loaded.signatures[signature]
+        translate_all(fn, texts[:8], batch_size=1)  # warm-up
+        out[name] = _timed(lambda t: translate_all(fn, t, batch_size=1)[0], texts)
+    return out
+
+
+def bench_tflite(model_dir: str, src_path: str, ref_path: str, beam_size: int,
+                 max_src_len: int, limit: int, scratch: str) -> dict:
+    """Exports the run as fp32, dynamic-range int8 and float16 `.tflite` files and compares
+    each with the SavedModel, sentence by sentence (batch 1, as an app calls it).
+
+    Returns:
+        JSON figures: per variant `bytes`, `greedy_sent_per_s`, `beam_sent_per_s`,
+        `greedy_bleu`, `beam_bleu`, and the share of sentences whose output equals the
+        SavedModel's (`greedy_agreement`, `beam_agreement`); the SavedModel's own figures.
+    """
+    from keras_s2s.data.corpus import iter_lines
+    from serving.tflite_translate import TFLiteTranslator
+
+    texts = list(iter_lines(src_path))[:limit]
+    refs = list(iter_lines(ref_path))[:limit]
+    scratch_dir = Path(scratch)
+    saved = _saved_model_outputs(model_dir, beam_size, texts, scratch_dir)
+    figures: dict = {"sentences": len(texts), "beam_size": beam_size,
+                     "max_src_len": max_src_len}
+    figures["saved_model"] = {}
+    for name, (hyps, rate) in saved.items():
+        figures["saved_model"].update({f"{name}_bleu": corpus_scores(hyps, refs)["bleu"],
+                                       f"{name}_sent_per_s": round(rate, 2)})
+    for quantize in QUANTIZATIONS:
+        out = scratch_dir / quantize / "model.tflite"
+        exported = runs.export_tflite(model_dir, out, beam_size, max_src_len, quantize)
+        lite = TFLiteTranslator(out, truncate=True)
+        row = {"bytes": exported["bytes"]}
+        for name, beam in (("greedy", False), ("beam", True)):
+            hyps, rate = _timed(lambda t: [lite.translate([x], beam)[0] for x in t], texts)
+            same = sum(a == b for a, b in zip(hyps, saved[name][0])) / len(texts)
+            row.update({f"{name}_bleu": corpus_scores(hyps, refs)["bleu"],
+                        f"{name}_sent_per_s": round(rate, 2),
+                        f"{name}_agreement": round(same, 4)})
+        figures[quantize] = row
+        print(f"{quantize}: {row}", file=sys.stderr)
+    figures["truncated"] = sum(len(lite.src.encode(t)) > max_src_len for t in texts)
+    figures["bleu_signature"] = corpus_scores(texts[:1], refs[:1])["bleu_signature"]
+    return figures
