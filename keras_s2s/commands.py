@@ -250,24 +250,36 @@ def cmd_rescore(args: argparse.Namespace) -> dict:
     return {"sentences": len(candidates)}
 
 
+def test_pairs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """`--src`/`--ref`, else the config's `data.test_src`/`test_tgt`, else the built-in test."""
+    from keras_s2s import runs
+    from keras_s2s.data.corpus import read_parallel
+
+    if bool(args.src) != bool(args.ref):
+        raise ValueError("Pass both --src and --ref (line-aligned), or neither.")
+    if args.src:
+        return read_parallel(args.src, args.ref)
+    cfg = runs.load_config(args.model_dir[0]) if args.model_dir else resolve_config(args)
+    if cfg.data.test_src:
+        return read_parallel(cfg.data.test_src, cfg.data.test_tgt)
+    return runs.builtin_splits(cfg).test
+
+
 def cmd_evaluate(args: argparse.Namespace) -> dict:
-    from keras_s2s.decode.translator import translate_all
-    from keras_s2s.evaluation import corpus_scores, format_scores
+    """BLEU (detokenized and tokenized), chrF and perplexity of a run or an export."""
+    from keras_s2s.assess import Decoder, evaluate, format_figures
 
-    if args.src and args.ref:
-        from keras_s2s.data.corpus import read_parallel
-
-        pairs = read_parallel(args.src, args.ref)
+    if args.saved_model:
+        decoder = Decoder.from_saved_model(args.saved_model)
+    elif args.model_dir:
+        decoder = Decoder.from_translator(_load_translator(args))
     else:
-        from keras_s2s import runs
-
-        cfg = runs.load_config(args.model_dir[0]) if args.model_dir else resolve_config(args)
-        pairs = runs.builtin_splits(cfg).test
-    sources, refs = [s for s, _ in pairs], [t for _, t in pairs]
-    hyps, _ = translate_all(_translate_fn(args), sources, args.batch_size)
-    scores = corpus_scores(hyps, refs)
-    print(format_scores(scores), file=sys.stderr)
-    return {"sentences": len(pairs), **scores}
+        raise ValueError("Pass --saved-model DIR (an export) or --model-dir DIR (a run).")
+    pairs = test_pairs(args)
+    figures = evaluate(decoder, [s for s, _ in pairs], [t for _, t in pairs],
+                       args.beam_size or 5, args.batch_size)
+    print(format_figures(figures), file=sys.stderr)
+    return figures
 
 
 def cmd_export(args: argparse.Namespace) -> dict:

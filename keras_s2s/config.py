@@ -30,6 +30,8 @@ class DataConfig:
     valid_tgt: str = ""
     valid_tsv: str = ""
     valid_tfds: str = ""
+    test_src: str = ""  # held-out pairs for `evaluate`/`experiment` (text files only; the
+    test_tgt: str = ""  # built-in task's test split when empty)
     src_lang: str = "en"  # TFDS feature keys of the two sides
     tgt_lang: str = "fr"
     tsv_src_column: int = 0  # 0-based TSV columns of source and target

@@ -41,6 +41,18 @@ def corpus_scores(hyps: Sequence[str], refs: Sequence[str]) -> dict[str, object]
     }
 
 
+def tokenized_bleu(hyps: Sequence[str], refs: Sequence[str]) -> dict[str, object]:
+    """BLEU on already tokenized text (sacrebleu `tokenize="none"`), as the paper reported.
+
+    Returns:
+        `{"bleu", "signature"}`.
+    """
+    _check(hyps, refs)
+    bleu = sacrebleu.metrics.BLEU(tokenize="none")
+    score = bleu.corpus_score(list(hyps), [list(refs)])
+    return {"bleu": round(score.score, 2), "signature": str(bleu.get_signature())}
+
+
 def format_scores(scores: dict[str, object]) -> str:
     """Human-readable lines: every score beside its sacrebleu signature."""
     return (f"BLEU = {scores['bleu']:.2f}  ({scores['bleu_signature']})\n"

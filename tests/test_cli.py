@@ -23,14 +23,20 @@ def test_train_evaluate_export_translate(tmp_path, capsys):
     assert cli.main(["evaluate", "--model-dir", str(run), "--json"]) == 0
     captured = capsys.readouterr()
     scores = last_json(captured.out)
-    assert {"bleu", "chrf", "exact_match", "bleu_signature"} <= set(scores)
-    assert scores["sentences"] == 1000
+    assert {"bleu", "chrf", "bleu_tokenized", "perplexity", "signature"} <= set(scores)
+    assert scores["sentences"] == 1000 and scores["beam_size"] == 5
+    assert scores["perplexity"] > 1.0 and "tok:none" in scores["bleu_tokenized_signature"]
     assert "BLEU" in captured.err and "tok:13a" in captured.err
 
     assert cli.main(["export", "--model-dir", str(run), "--base", str(tmp_path / "exp"),
                      "--name", "m", "--json"]) == 0
     export_dir = last_json(capsys.readouterr().out)["export_dir"]
     assert export_dir.endswith("m/1")
+    assert cli.main(["evaluate", "--saved-model", export_dir, "--preset", "tiny", "--set",
+                     "data.task_size=300", "--json"]) == 0  # the same built-in test split
+    exported = last_json(capsys.readouterr().out)
+    assert exported["bleu"] == scores["bleu"]
+    assert abs(exported["perplexity"] - scores["perplexity"]) < 1e-3 * scores["perplexity"]
 
     texts = ["12", "3 400", "77"]
     assert cli.main(["translate", "--model-dir", str(run), "--input", _write(tmp_path, texts)]) == 0

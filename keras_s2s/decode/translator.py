@@ -14,6 +14,7 @@ from keras_s2s.constants import (
     INPUT_TEXT,
     OUTPUT_LOG_PROB,
     OUTPUT_LOG_PROBS,
+    OUTPUT_NUM_TOKENS,
     OUTPUT_SCORES,
     OUTPUT_TRANSLATION,
     OUTPUT_TRANSLATIONS,
@@ -117,10 +118,13 @@ class Translator(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_SOURCE),
                                   tf.TensorSpec([None], tf.string, name=INPUT_TARGET)])
     def score(self, source: tf.Tensor, target: tf.Tensor) -> dict[str, tf.Tensor]:
-        """`log p(target | source)` for `[b]` sentence pairs → `{"log_prob": [b]}`."""
+        """`log p(target | source)` for `[b]` sentence pairs → `{"log_prob": [b] float32,
+        "num_tokens": [b] int32}` (target tokens scored, `</s>` included: perplexity is
+        `exp(-Σ log_prob / Σ num_tokens)`)."""
         tgt_ids = add_eos(self.tgt_tokenizer.tokenize(target)).to_tensor(default_value=PAD_ID)
         log_prob = score_targets(self._encode, self._step, self.source_ids(source), tgt_ids)
-        return {OUTPUT_LOG_PROB: log_prob}
+        num_tokens = tf.reduce_sum(tf.cast(tgt_ids != PAD_ID, tf.int32), axis=1)
+        return {OUTPUT_LOG_PROB: log_prob, OUTPUT_NUM_TOKENS: num_tokens}
 
 
 def translate_all(translate_fn, texts: list[str], batch_size: int = 64
