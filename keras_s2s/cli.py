@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from keras_s2s import commands  # light: it imports TensorFlow inside each command
+from keras_s2s import commands, commands_eval  # light: TF is imported inside each command
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter quiet
 
@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.cmd_data_stats)
 
     for name, func, text in (("translate", commands.cmd_translate, "translate stdin (or --input)"),
-                             ("evaluate", commands.cmd_evaluate, "BLEU/chrF/exact match")):
+                             ("evaluate", commands_eval.cmd_evaluate,
+                              "BLEU (detokenized, tokenized), chrF, perplexity")):
         p = sub.add_parser(name, help=text)
         _config_flags(p)
         _decode_flags(p)
@@ -108,14 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--src", required=True)
     p.add_argument("--tgt", required=True)
     p.add_argument("--batch-size", type=int, default=64)
-    p.set_defaults(func=commands.cmd_score)
+    p.set_defaults(func=commands_eval.cmd_score)
 
     p = sub.add_parser("rescore", help="re-rank a Moses n-best list with the model (paper §3.3)")
     _decode_flags(p, required=True)
     p.add_argument("--src", required=True, help="the source sentences")
     p.add_argument("--nbest", required=True, help="'i ||| hypothesis ||| score' lines")
     p.add_argument("--weight", type=float, default=0.5, help="share of the n-best's own score")
-    p.set_defaults(func=commands.cmd_rescore)
+    p.set_defaults(func=commands_eval.cmd_rescore)
 
     p = sub.add_parser("export", help="write a SavedModel in TF Serving's BASE/NAME/VERSION")
     _decode_flags(p, required=True)
@@ -140,6 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rest-port", type=int, default=8501)
     p.add_argument("--max-batch-size", type=int, default=64, help="1 disables batching")
     p.set_defaults(func=commands.cmd_serve)
+
+    p = sub.add_parser("experiment", help="the paper's studies: reverse, beam, rescore, length, "
+                       "pca (or all); trains what they need")
+    p.add_argument("study", choices=("reverse", "beam", "rescore", "length", "pca", "all"))
+    _config_flags(p)
+    _io_flags(p, model_dir_required=True)
+    p.add_argument("--src", help="test sources (default: the config's data.test_src, else the "
+                   "built-in test split)")
+    p.add_argument("--ref", help="test references, line-aligned with --src")
+    p.add_argument("--limit", type=int, help="use the first N test sentences")
+    p.add_argument("--beam-size", type=int, help="beam of single-beam figures (default 5)")
+    p.add_argument("--members", type=int, default=5, help="ensemble size (seeds 0..N-1)")
+    p.add_argument("--beams", default="1,2,5,12", help="beam sizes of the beam study")
+    p.set_defaults(func=commands_eval.cmd_experiment)
 
     p = sub.add_parser("info", help="parameter counts of a preset/config (built, not trained)")
     _config_flags(p)

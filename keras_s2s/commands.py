@@ -105,7 +105,7 @@ def _decode_config(args: argparse.Namespace, base):
     return dataclasses.replace(base, **changes)
 
 
-def _load_translator(args: argparse.Namespace):
+def translator_from_args(args: argparse.Namespace):
     """The Translator of one run directory or of an ensemble (several `--model-dir`)."""
     from keras_s2s import runs
 
@@ -127,7 +127,7 @@ def _translate_fn(args: argparse.Namespace):
         return lambda text: loaded.signatures["serving_default"](text=text)
     if not args.model_dir:
         raise ValueError("Pass --saved-model DIR (an export) or --model-dir DIR (a run).")
-    translator = _load_translator(args)
+    translator = translator_from_args(args)
     return lambda text: translator.translate(text)
 
 
@@ -179,7 +179,7 @@ def cmd_translate(args: argparse.Namespace) -> dict:
         raise ValueError("--n-best works with --model-dir; the SavedModel's n-best is its "
                          "translate_nbest signature.")
     # Load first: a bad model path fails fast, before waiting on stdin.
-    translator = _load_translator(args) if n_best > 1 else None
+    translator = translator_from_args(args) if n_best > 1 else None
     translate_fn = None if translator else _translate_fn(args)
     texts = _read_input(args.input)
     start = time.time()
@@ -198,96 +198,12 @@ def tf_strings(texts: list[str]):
     return tf.constant(texts, dtype=tf.string)
 
 
-def cmd_score(args: argparse.Namespace) -> dict:
-    from keras_s2s.data.corpus import read_parallel
-
-    translator = _load_translator(args)
-    pairs = read_parallel(args.src, args.tgt)
-    total = 0.0
-    for i in range(0, len(pairs), args.batch_size):
-        chunk = pairs[i:i + args.batch_size]
-        out = translator.score(tf_strings([s for s, _ in chunk]), tf_strings([t for _, t in chunk]))
-        for value in out["log_prob"].numpy():
-            print(f"{value:.4f}")
-            total += float(value)
-    return {"sentences": len(pairs), "total_log_prob": round(total, 4)}
-
-
-def read_nbest(path: str) -> list[list[tuple[str, float]]]:
-    """Moses n-best lines `i ||| hypothesis ||| score` → per sentence `(hypothesis, score)`."""
-    from keras_s2s.data.corpus import iter_lines
-
-    lists: list[list[tuple[str, float]]] = []
-    for number, line in enumerate(iter_lines(path), start=1):
-        fields = [f.strip() for f in line.split("|||")]
-        try:
-            index, hyp, score = int(fields[0]), fields[1], float(fields[-1])
-        except (ValueError, IndexError):
-            raise ValueError(f"{path}, line {number}: expected 'i ||| hypothesis ||| score'; "
-                             f"received: {line!r}.") from None
-        while len(lists) <= index:
-            lists.append([])
-        lists[index].append((hyp, score))
-    return lists
-
-
-def cmd_rescore(args: argparse.Namespace) -> dict:
-    from keras_s2s.data.corpus import iter_lines
-    from keras_s2s.decode.scoring import rescore
-
-    translator = _load_translator(args)
-    sources = list(iter_lines(args.src))
-    candidates = read_nbest(args.nbest)
-    if len(candidates) > len(sources):
-        raise ValueError(f"{args.nbest} has n-best lists for {len(candidates)} sentences but "
-                         f"{args.src} has {len(sources)} lines.")
-    model_scores = []
-    for source, hyps in zip(sources, candidates):
-        out = translator.score(tf_strings([source] * len(hyps)), tf_strings([h for h, _ in hyps]))
-        model_scores.append(out["log_prob"].numpy().tolist())
-    for ranked in rescore(candidates, model_scores, args.weight):
-        print(ranked[0][0] if ranked else "")
-    return {"sentences": len(candidates)}
-
-
-def test_pairs(args: argparse.Namespace) -> list[tuple[str, str]]:
-    """`--src`/`--ref`, else the config's `data.test_src`/`test_tgt`, else the built-in test."""
-    from keras_s2s import runs
-    from keras_s2s.data.corpus import read_parallel
-
-    if bool(args.src) != bool(args.ref):
-        raise ValueError("Pass both --src and --ref (line-aligned), or neither.")
-    if args.src:
-        return read_parallel(args.src, args.ref)
-    cfg = runs.load_config(args.model_dir[0]) if args.model_dir else resolve_config(args)
-    if cfg.data.test_src:
-        return read_parallel(cfg.data.test_src, cfg.data.test_tgt)
-    return runs.builtin_splits(cfg).test
-
-
-def cmd_evaluate(args: argparse.Namespace) -> dict:
-    """BLEU (detokenized and tokenized), chrF and perplexity of a run or an export."""
-    from keras_s2s.assess import Decoder, evaluate, format_figures
-
-    if args.saved_model:
-        decoder = Decoder.from_saved_model(args.saved_model)
-    elif args.model_dir:
-        decoder = Decoder.from_translator(_load_translator(args))
-    else:
-        raise ValueError("Pass --saved-model DIR (an export) or --model-dir DIR (a run).")
-    pairs = test_pairs(args)
-    figures = evaluate(decoder, [s for s, _ in pairs], [t for _, t in pairs],
-                       args.beam_size or 5, args.batch_size)
-    print(format_figures(figures), file=sys.stderr)
-    return figures
-
-
 def cmd_export(args: argparse.Namespace) -> dict:
     """Exports one run, or several as one ensemble SavedModel."""
     from keras_s2s.export.saved_model import export_saved_model, write_server_configs
 
     base = args.base or str(Path(args.model_dir[0]) / "export")
-    path = export_saved_model(_load_translator(args), base, args.name, args.version)
+    path = export_saved_model(translator_from_args(args), base, args.name, args.version)
     write_server_configs(base, args.name)
     print(f"exported {path} (and {base}/models.config, batching_parameters.txt)",
           file=sys.stderr)

@@ -45,8 +45,9 @@ def corpora(cfg: Config) -> tuple[Corpus, Corpus | None]:
 def _write_config(cfg: Config, model_dir: Path) -> None:
     """Saves the resolved config; a run dir holding a different one is an error.
 
-    Only `train.epochs` may change between reruns, so a finished run can be trained further;
-    keys added to the config since the run was saved compare at their defaults.
+    Only `train.epochs` may change between reruns, so a finished run can be trained further,
+    besides settings training never reads (`decode`, `data.test_*`); keys added to the config
+    since the run was saved compare at their defaults.
     """
     path = model_dir / CONFIG_FILE
     if path.exists():
@@ -54,6 +55,9 @@ def _write_config(cfg: Config, model_dir: Path) -> None:
         current = cfg.to_dict()
         for values in (saved, current):
             values.get("train", {}).pop("epochs", None)
+            values.pop("decode", None)
+            for key in ("test_src", "test_tgt"):
+                values.get("data", {}).pop(key, None)
         if saved != current:
             raise ValueError(
                 f"{model_dir} holds a run with another config ({path}). Rerun with the same "

@@ -69,6 +69,11 @@ class Translator(tf.Module):
             ids = tf.reverse(ids, axis=[1])  # ragged: real tokens only, padding stays right
         return add_eos(ids).to_tensor(default_value=PAD_ID)
 
+    def encoder_states(self, text: tf.Tensor):
+        """The encoder's final states of `[b]` strings (`(h_0, c_0, h_1, c_1, …)`, each
+        `[b, H]`, for one model): the sentence representations of the paper's Figure 2."""
+        return self._encode(self.source_ids(text))
+
     def _limits(self, src_ids: tf.Tensor) -> tf.Tensor:
         return max_target_lengths(src_ids, self._decode.max_len_a, self._decode.max_len_b)
 

@@ -1,0 +1,214 @@
+"""`keras-s2s experiment`: the paper's studies (reversal, beam and ensembles, rescoring, length,
+PCA) as reruns that train what they need and write JSON, Markdown and PNG results."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import sacrebleu
+
+from keras_s2s import runs
+from keras_s2s.assess import Decoder, evaluate, word_tokenized
+from keras_s2s.config import Config, resolve
+from keras_s2s.constants import UNK_ID, WEIGHTS_FILE
+from keras_s2s.decode.scoring import rescore
+from keras_s2s.evaluation import corpus_scores
+from keras_s2s.figures import markdown_table, pca_2d, plot_length, plot_pca
+
+STUDIES = ("reverse", "beam", "rescore", "length", "pca")
+LENGTH_BUCKETS = ((1, 7), (8, 10), (11, 13), (14, 16), (17, 20), (21, 25), (26, 10_000))
+# The paper's Figure 2 phrases: word order (left) and voice/paraphrase (right).
+PCA_PHRASES = (
+    (1, "John respects Mary"), (1, "Mary respects John"), (1, "John admires Mary"),
+    (1, "Mary admires John"), (1, "Mary is in love with John"), (1, "John is in love with Mary"),
+    (2, "I gave her a card in the garden"), (2, "In the garden , I gave her a card"),
+    (2, "She was given a card by me in the garden"), (2, "She gave me a card in the garden"),
+    (2, "In the garden , she gave me a card"), (2, "I was given a card by her in the garden"))
+
+
+class Experiment:
+    """The models of one experiment directory, trained on demand and shared by the studies.
+
+    Members `reversed_0 … reversed_{n-1}` differ in seed (initialisation and batch order),
+    as the paper's ensemble; `forward_0` is `reversed_0` without source reversal. All share
+    `reversed_0`'s vocabularies.
+
+    Args:
+        cfg: the resolved config (data, model, training of every member).
+        directory: where members, results and plots go.
+        test: held-out `(source, reference)` pairs.
+        beam_size: the beam of single-beam figures.
+        log: progress messages.
+    """
+
+    def __init__(self, cfg: Config, directory: str | Path, test: Sequence[tuple[str, str]],
+                 beam_size: int = 5, log: Callable[[str], None] = print):
+        self.cfg, self.dir = cfg, Path(directory)
+        self.sources = [s for s, _ in test]
+        self.refs = [t for _, t in test]
+        self.beam_size, self.log = beam_size, log
+
+    def member(self, index: int = 0, reverse: bool = True) -> Path:
+        """The run dir of one member, trained first if it has no final weights yet."""
+        run = self.dir / "models" / f"{'reversed' if reverse else 'forward'}_{index}"
+        if (run / WEIGHTS_FILE).is_file():
+            return run
+        first = self.dir / "models" / "reversed_0"
+        if run != first:
+            self.member(0, True)  # its vocabularies are everyone's
+            run.mkdir(parents=True, exist_ok=True)
+            for vocab in list(first.glob("*.vocab")) + list(first.glob("*.spm.model")):
+                shutil.copyfile(vocab, run / vocab.name)
+        cfg = resolve(overrides=[self.cfg.to_dict(), {"seed": self.cfg.seed + index,
+                                                      "data": {"reverse_source": reverse}}])
+        self.log(f"training {run.name} (seed {cfg.seed}, reverse_source={reverse})")
+        runs.train(cfg, run)
+        return run
+
+    def decoder(self, run_dirs: Sequence[Path]) -> Decoder:
+        return Decoder.from_translator(runs.load_translator(list(run_dirs)))
+
+    def bleu(self, hyps: Sequence[str], refs: Sequence[str] | None = None) -> float:
+        return corpus_scores(hyps, self.refs if refs is None else refs)["bleu"]
+
+    def save(self, name: str, results: dict, rows: list[dict], columns: list[str],
+             notes: str = "") -> dict:
+        """Writes `<name>.json` and `<name>.md` (a table) into the experiment directory."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        results = {"study": name, "test_sentences": len(self.sources), **results, "rows": rows}
+        (self.dir / f"{name}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False),
+                                               encoding="utf-8")
+        table = f"### {name}\n\n{markdown_table(rows, columns)}\n{notes}\n"
+        (self.dir / f"{name}.md").write_text(table, encoding="utf-8")
+        self.log(table)
+        return results
+
+    def signature(self) -> str:
+        return corpus_scores(["x"], ["x"])["bleu_signature"]
+
+
+def study_reverse(exp: Experiment, **_) -> dict:
+    """The same model trained with and without source reversal: test perplexity and BLEU."""
+    rows = []
+    for reverse in (False, True):
+        figures = evaluate(exp.decoder([exp.member(0, reverse)]), exp.sources, exp.refs,
+                           exp.beam_size)
+        rows.append({"source order": "reversed" if reverse else "forward",
+                     "test perplexity": figures["perplexity"], "BLEU": figures["bleu"],
+                     "BLEU tokenized": figures["bleu_tokenized"], "chrF": figures["chrf"]})
+    holds = rows[1]["test perplexity"] < rows[0]["test perplexity"] and \
+        rows[1]["BLEU"] > rows[0]["BLEU"]
+    return exp.save("reverse", {"paper_direction_holds": holds, "beam_size": exp.beam_size,
+                                "signature": exp.signature()},
+                    rows, ["source order", "test perplexity", "BLEU", "BLEU tokenized", "chrF"],
+                    f"Beam {exp.beam_size}. Paper (WMT'14): perplexity 5.8 → 4.7, BLEU 25.9 → "
+                    f"30.6 with reversal. Direction {'holds' if holds else 'does NOT hold'} here.")
+
+
+def study_beam(exp: Experiment, members: int = 5, beams: Sequence[int] = (1, 2, 5, 12),
+               **_) -> dict:
+    """BLEU by beam size for one model and ensembles of 2 and `members` (paper Table 1)."""
+    dirs = [exp.member(i) for i in range(members)]
+    singles = [exp.bleu(exp.decoder([d]).translate(exp.sources, exp.beam_size)) for d in dirs]
+    rows = []
+    for size in sorted({1, min(2, members), members}):
+        decoder = exp.decoder(dirs[:size])
+        row = {"models": "single (seed 0)" if size == 1 else f"ensemble of {size}"}
+        for beam in beams:
+            row[f"beam {beam}"] = exp.bleu(decoder.translate(exp.sources, beam))
+            exp.log(f"{row['models']}, beam {beam}: BLEU {row[f'beam {beam}']}")
+        rows.append(row)
+    results = {"single_model_bleu": singles, "single_beam": exp.beam_size,
+               "ensemble_beats_best_single": rows[-1][f"beam {exp.beam_size}"] > max(singles)
+               if exp.beam_size in beams and members > 1 else None,
+               "signature": exp.signature()}
+    return exp.save("beam", results, rows, ["models"] + [f"beam {b}" for b in beams],
+                    f"Each member alone, beam {exp.beam_size}: {singles}.")
+
+
+def study_rescore(exp: Experiment, members: int = 5, n_best: int = 12, **_) -> dict:
+    """Rescores a baseline's n-best list by an even average with other models (paper Table 2).
+
+    No external system exists here: the baseline is `reversed_0`'s own beam n-best list with
+    its log-probabilities; the rescorer is the ensemble of the other members (or the forward
+    model when there is one member).
+    """
+    base = exp.member(0)
+    others = [exp.member(i) for i in range(1, members)] or [exp.member(0, reverse=False)]
+    lists = exp.decoder([base]).nbest(exp.sources, n_best, n_best)
+    rescorer = exp.decoder(others)
+    model_scores = []
+    for source, candidates in zip(exp.sources, lists):
+        log_probs, _ = rescorer.score([source] * len(candidates), [h for h, _ in candidates])
+        model_scores.append(log_probs)
+    even = [ranked[0][0] for ranked in rescore(lists, model_scores, 0.5)]
+    alone = [ranked[0][0] for ranked in rescore(lists, model_scores, 0.0)]
+    oracle = [max(c, key=lambda h: sacrebleu.sentence_bleu(h[0], [r]).score)[0]
+              for c, r in zip(lists, exp.refs)]
+    rows = [{"method": f"baseline: reversed_0, beam {n_best}, 1-best", "BLEU":
+             exp.bleu([c[0][0] for c in lists])},
+            {"method": f"rescored: even average with {len(others)} other model(s)",
+             "BLEU": exp.bleu(even)},
+            {"method": "rescorer alone on the same list", "BLEU": exp.bleu(alone)},
+            {"method": f"oracle of the {n_best}-best list (sentence BLEU)",
+             "BLEU": exp.bleu(oracle)}]
+    return exp.save("rescore", {"n_best": n_best, "rescorers": [d.name for d in others],
+                                "signature": exp.signature()}, rows, ["method", "BLEU"])
+
+
+def study_length(exp: Experiment, **_) -> dict:
+    """BLEU per source-length bucket, forward vs reversed (paper Figure 3), plus a PNG."""
+    lengths = [len(t.split()) for t in word_tokenized(exp.sources)]
+    hyps = {name: exp.decoder([exp.member(0, reverse)]).translate(exp.sources, exp.beam_size)
+            for name, reverse in (("forward", False), ("reversed", True))}
+    rows = []
+    for low, high in LENGTH_BUCKETS:
+        index = [i for i, n in enumerate(lengths) if low <= n <= high]
+        if not index:
+            continue
+        refs = [exp.refs[i] for i in index]
+        row = {"length": f"{low}-{high}" if high < 10_000 else f"{low}+", "sentences": len(index)}
+        row.update({name: exp.bleu([h[i] for i in index], refs) for name, h in hyps.items()})
+        rows.append(row)
+    plot_length(rows, list(hyps), exp.dir / "length.png",
+                f"BLEU by source length (beam {exp.beam_size}, {len(exp.sources)} sentences)")
+    return exp.save("length", {"plot": "length.png", "signature": exp.signature()}, rows,
+                    ["length", "sentences", "forward", "reversed"], "![length](length.png)")
+
+
+def study_pca(exp: Experiment, phrases: Sequence[tuple[int, str]] = PCA_PHRASES, **_) -> dict:
+    """2-D PCA of the top encoder layer's final hidden state of phrases (paper Figure 2)."""
+    import tensorflow as tf
+
+    translator = runs.load_translator(exp.member(0))
+    texts = tf.constant([text for _, text in phrases])
+    hidden = np.asarray(translator.encoder_states(texts)[-2])  # h of the top layer, [n, H]
+    groups = np.asarray([g for g, _ in phrases])
+    points, variance = np.zeros([len(phrases), 2]), {}
+    for group in sorted(set(groups.tolist())):  # one PCA per panel, as in the paper
+        points[groups == group], explained = pca_2d(hidden[groups == group])
+        variance[str(group)] = explained.tolist()
+    tokens = translator.src_tokenizer.tokenize(texts).to_list()
+    unknown = [sum(t == UNK_ID for t in row) / max(len(row), 1) for row in tokens]
+    plot_pca(points, [t for _, t in phrases], [g for g, _ in phrases], exp.dir / "pca.png")
+    rows = [{"phrase": text, "PC 1": float(p[0]), "PC 2": float(p[1]), "unknown words": float(u)}
+            for (_, text), p, u in zip(phrases, points, unknown)]
+    return exp.save("pca", {"plot": "pca.png", "explained_variance": variance}, rows,
+                    ["phrase", "PC 1", "PC 2", "unknown words"], "![pca](pca.png)")
+
+
+def run_study(name: str, exp: Experiment, **options) -> dict:
+    """Runs one study (or `all`) and returns its results."""
+    studies = {"reverse": study_reverse, "beam": study_beam, "rescore": study_rescore,
+               "length": study_length, "pca": study_pca}
+    if name == "all":
+        return {study: studies[study](exp, **options) for study in STUDIES}
+    if name not in studies:
+        raise ValueError(f"Unknown study {name!r}; choose one of {STUDIES + ('all',)}.")
+    print(f"experiment {name}: {exp.dir}", file=sys.stderr)
+    return studies[name](exp, **options)
