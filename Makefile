@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv demo test test-slow lint clean
+.PHONY: venv demo test test-slow notebooks lint clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests
+
+# Re-executes the notebooks in place with full settings (their outputs are committed).
+notebooks: $(STAMP)
+	cd notebooks && ../$(BIN)/jupyter-execute --inplace --timeout=-1 \
+		01_quickstart.ipynb 02_reversal.ipynb 03_representations.ipynb
 
 lint: $(STAMP)
 	$(BIN)/python -m flake8 keras_s2s serving tests
