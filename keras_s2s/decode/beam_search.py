@@ -11,15 +11,22 @@ from keras_s2s.decode.greedy import NEG_INF, EncodeFn, StepFn, ban_special
 
 
 class BeamState(NamedTuple):
-    """Everything the search loop carries (b = batch, k = beam, L = longest allowed output)."""
+    """Everything the search loop carries. Sentences still searching are rows `a` of the
+    `alive_*`/`finished_*` fields (b = batch, k = beam, L = longest allowed output); a done
+    sentence leaves them for the `out_*` fields (row = its index in the batch)."""
 
     t: tf.Tensor  # [] int32, tokens decoded so far
-    alive_seq: tf.Tensor  # [b, k, L] int32, <pad> after the current step
-    alive_log_probs: tf.Tensor  # [b, k] float32, sum of token log-probs
-    alive_states: Any  # nest of [b * k, ...], the decoder states of alive hypotheses
-    finished_seq: tf.Tensor  # [b, k, L] int32, each ends with </s> (or at its limit)
-    finished_scores: tf.Tensor  # [b, k] float32, length-penalised; NEG_INF if empty
-    finished_log_probs: tf.Tensor  # [b, k] float32, raw sum of log-probs
+    rows: tf.Tensor  # [a] int32, the batch index of each searching sentence
+    max_lengths: tf.Tensor  # [a] int32, their length limits
+    alive_seq: tf.Tensor  # [a, k, L] int32, <pad> after the current step
+    alive_log_probs: tf.Tensor  # [a, k] float32, sum of token log-probs
+    alive_states: Any  # nest of [a * k, ...], the decoder states of alive hypotheses
+    finished_seq: tf.Tensor  # [a, k, L] int32, each ends with </s> (or at its limit)
+    finished_scores: tf.Tensor  # [a, k] float32, length-penalised; NEG_INF if empty
+    finished_log_probs: tf.Tensor  # [a, k] float32, raw sum of log-probs
+    out_seq: tf.Tensor  # [b, k, L] int32, the finished hypotheses of done sentences
+    out_scores: tf.Tensor  # [b, k] float32
+    out_log_probs: tf.Tensor  # [b, k] float32
 
 
 def length_penalty(length: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
@@ -73,39 +80,72 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
     beam = tf.convert_to_tensor(beam_size, tf.int32)
     n_best = tf.minimum(tf.convert_to_tensor(n_best, tf.int32), beam)
     alpha = tf.convert_to_tensor(alpha, tf.float32)
-    batch = tf.shape(src_ids)[0]
+    # Static (TFLite): fixed shapes, every sentence stays in the loop. Otherwise a sentence
+    # that is done leaves the loop, so its k rows cost nothing in later steps.
+    static = buffer_len is not None and isinstance(beam_size, int)
+    batch = src_ids.shape[0] if static and src_ids.shape[0] else tf.shape(src_ids)[0]
     limit = tf.reduce_max(max_lengths) if buffer_len is None else buffer_len
     states = tf.nest.map_structure(lambda s: _tile_beams(s, beam), encode(src_ids))
     first = tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], axis=0)  # one live start per sentence
+    empty_seq = tf.fill([batch, beam, limit], PAD_ID)
+    empty_scores = tf.fill([batch, beam], NEG_INF)
     init = BeamState(
-        t=tf.constant(0), alive_seq=tf.fill([batch, beam, limit], PAD_ID),
+        t=tf.constant(0), rows=tf.range(batch), max_lengths=max_lengths, alive_seq=empty_seq,
         alive_log_probs=tf.tile(tf.expand_dims(first, 0), [batch, 1]), alive_states=states,
-        finished_seq=tf.fill([batch, beam, limit], PAD_ID),
-        finished_scores=tf.fill([batch, beam], NEG_INF),
-        finished_log_probs=tf.fill([batch, beam], NEG_INF))
-
-    static = buffer_len is not None and isinstance(beam_size, int)
+        finished_seq=empty_seq, finished_scores=empty_scores, finished_log_probs=empty_scores,
+        out_seq=empty_seq, out_scores=empty_scores, out_log_probs=empty_scores)
 
     def body(s: BeamState) -> tuple[BeamState]:
-        new = _advance(s, step, batch, beam, limit, max_lengths, alpha)
+        new = _advance(s, step, beam, limit, alpha)
         if static:  # the carries keep the shapes they entered with (no dynamic tensors)
             tf.nest.map_structure(lambda n, o: n.set_shape(o.shape), new, s)
-        return (new,)
+            return (new,)
+        return (_retire(new, _done(new, n_best, alpha), beam),)
 
     def cond(s: BeamState) -> tf.Tensor:
-        return (s.t < limit) & ~tf.reduce_all(_done(s, max_lengths, n_best, alpha, limit))
+        if static:
+            return (s.t < limit) & ~tf.reduce_all(_done(s, n_best, alpha))
+        return (s.t < limit) & (tf.size(s.rows) > 0)
 
     # Beam and length are data, not trace-time constants: let every dimension vary.
     invariants = tf.nest.map_structure(
         lambda x: x.shape if static else tf.TensorShape([None] * x.shape.rank), init)
     (final,) = tf.while_loop(cond, body, (init,), shape_invariants=(invariants,),
                              maximum_iterations=limit)
-    return (final.finished_seq[:, :n_best], final.finished_scores[:, :n_best],
-            final.finished_log_probs[:, :n_best])
+    if static:
+        return (final.finished_seq[:, :n_best], final.finished_scores[:, :n_best],
+                final.finished_log_probs[:, :n_best])
+    final = _retire(final, tf.ones_like(final.rows, tf.bool), beam)
+    return (final.out_seq[:, :n_best], final.out_scores[:, :n_best],
+            final.out_log_probs[:, :n_best])
 
 
-def _advance(s: BeamState, step: StepFn, batch, beam, limit, max_lengths, alpha) -> BeamState:
+def _retire(s: BeamState, done: tf.Tensor, beam: tf.Tensor) -> BeamState:
+    """Moves the sentences `done [a]` from the searching rows to the `out_*` results."""
+    index = tf.expand_dims(tf.boolean_mask(s.rows, done), 1)  # [d, 1] batch positions
+
+    def put(out, finished):
+        return tf.tensor_scatter_nd_update(out, index, tf.boolean_mask(finished, done))
+
+    keep = ~done
+    keep_beams = tf.repeat(keep, beam)  # [a * k], the states' rows
+
+    def kept(x):
+        return tf.boolean_mask(x, keep)
+    return BeamState(
+        t=s.t, rows=kept(s.rows), max_lengths=kept(s.max_lengths),
+        alive_seq=kept(s.alive_seq), alive_log_probs=kept(s.alive_log_probs),
+        alive_states=tf.nest.map_structure(lambda x: tf.boolean_mask(x, keep_beams),
+                                           s.alive_states),
+        finished_seq=kept(s.finished_seq), finished_scores=kept(s.finished_scores),
+        finished_log_probs=kept(s.finished_log_probs),
+        out_seq=put(s.out_seq, s.finished_seq), out_scores=put(s.out_scores, s.finished_scores),
+        out_log_probs=put(s.out_log_probs, s.finished_log_probs))
+
+
+def _advance(s: BeamState, step: StepFn, beam, limit, alpha) -> BeamState:
     """One decoding step: expand every alive hypothesis, keep k alive, merge the finished."""
+    batch = tf.shape(s.rows)[0]
     last = tf.gather(s.alive_seq, tf.maximum(s.t - 1, 0), axis=2)  # [b, k]
     tokens = tf.where(s.t == 0, BOS_ID, last)
     log_probs, states = step(tf.reshape(tokens, [-1]), s.alive_states)  # [b * k, V]
@@ -118,7 +158,7 @@ def _advance(s: BeamState, step: StepFn, batch, beam, limit, max_lengths, alpha)
     position = tf.one_hot(s.t, limit, on_value=1, off_value=0, dtype=tf.int32)  # [L]
     cand_seq = tf.gather(s.alive_seq, cand_beam, batch_dims=1)  # [b, 2k, L]
     cand_seq += tf.expand_dims(cand_tok, 2) * position
-    at_limit = tf.expand_dims(s.t + 1 >= max_lengths, 1)  # [b, 1]
+    at_limit = tf.expand_dims(s.t + 1 >= s.max_lengths, 1)  # [b, 1]
     ends = (cand_tok == EOS_ID) | at_limit  # [b, 2k]
     valid = cand_lp > NEG_INF / 2
 
@@ -132,14 +172,16 @@ def _advance(s: BeamState, step: StepFn, batch, beam, limit, max_lengths, alpha)
     scores, seq, lps = _top(tf.concat([s.finished_scores, new_scores], axis=1), beam,
                             tf.concat([s.finished_seq, cand_seq], axis=1),
                             tf.concat([s.finished_log_probs, cand_lp], axis=1))
-    return BeamState(s.t + 1, alive_seq, alive_lp, states, seq, scores, lps)
+    return s._replace(t=s.t + 1, alive_seq=alive_seq, alive_log_probs=alive_lp,
+                      alive_states=states, finished_seq=seq, finished_scores=scores,
+                      finished_log_probs=lps)
 
 
-def _done(s: BeamState, max_lengths, n_best, alpha, limit) -> tf.Tensor:
+def _done(s: BeamState, n_best, alpha) -> tf.Tensor:
     """`[b]`: n-best finished, and no alive hypothesis can still beat the n-th of them."""
     nth = tf.gather(s.finished_scores, n_best - 1, axis=1)  # [b]
     best_alive = tf.reduce_max(s.alive_log_probs, axis=1)  # log-probs only fall from here
     # The most a hypothesis can gain from the length penalty is at the longest length.
-    bound = best_alive / length_penalty(tf.cast(max_lengths, tf.float32), alpha)
+    bound = best_alive / length_penalty(tf.cast(s.max_lengths, tf.float32), alpha)
     bound = tf.where(alpha > 0, bound, best_alive)
-    return (s.t >= max_lengths) | ((nth > NEG_INF / 2) & (bound < nth))
+    return (s.t >= s.max_lengths) | ((nth > NEG_INF / 2) & (bound < nth))
