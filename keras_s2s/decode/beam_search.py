@@ -149,12 +149,16 @@ def _advance(s: BeamState, step: StepFn, beam, limit, alpha) -> BeamState:
     last = tf.gather(s.alive_seq, tf.maximum(s.t - 1, 0), axis=2)  # [b, k]
     tokens = tf.where(s.t == 0, BOS_ID, last)
     log_probs, states = step(tf.reshape(tokens, [-1]), s.alive_states)  # [b * k, V]
-    vocab = tf.shape(log_probs)[-1]
-    log_probs = tf.reshape(ban_special(log_probs), [batch, beam, vocab])
-    total = tf.expand_dims(s.alive_log_probs, 2) + log_probs  # [b, k, V]
-    # [b, k, V] -> [b, k * V]: 2k candidates leave k alive even if k of them end here.
-    cand_lp, cand_idx = tf.math.top_k(tf.reshape(total, [batch, beam * vocab]), k=2 * beam)
-    cand_beam, cand_tok = cand_idx // vocab, cand_idx % vocab  # [b, 2k]
+    # 2k candidates per sentence leave k alive even if k of them end here. The best 2k of
+    # a sentence's k * V continuations are among each beam's own best 2k, so the full
+    # [b, k * V] sum is never formed (ties still go to the lowest beam, then token).
+    vocab = log_probs.shape[-1] or tf.shape(log_probs)[-1]
+    per_beam = tf.minimum(2 * beam, vocab)  # r
+    beam_lp, beam_tok = tf.math.top_k(ban_special(log_probs), k=per_beam)  # [b * k, r]
+    total = tf.reshape(s.alive_log_probs, [-1, 1]) + beam_lp  # [b * k, r]
+    cand_lp, cand_idx = tf.math.top_k(tf.reshape(total, [batch, beam * per_beam]), k=2 * beam)
+    cand_beam = cand_idx // per_beam  # [b, 2k]
+    cand_tok = tf.gather(tf.reshape(beam_tok, [batch, beam * per_beam]), cand_idx, batch_dims=1)
     position = tf.one_hot(s.t, limit, on_value=1, off_value=0, dtype=tf.int32)  # [L]
     cand_seq = tf.gather(s.alive_seq, cand_beam, batch_dims=1)  # [b, 2k, L]
     cand_seq += tf.expand_dims(cand_tok, 2) * position
