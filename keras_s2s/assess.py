@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -10,7 +9,7 @@ import tensorflow as tf
 
 from keras_s2s.constants import OUTPUT_LOG_PROB, OUTPUT_NUM_TOKENS, RESERVED_TOKENS
 from keras_s2s.data.tokenizer import WORD_START, VocabTokenizer
-from keras_s2s.evaluation import corpus_scores, tokenized_bleu
+from keras_s2s.evaluation import corpus_scores, perplexity, tokenized_bleu
 
 
 class Decoder:
@@ -80,14 +79,6 @@ def word_tokenized(texts: Sequence[str]) -> list[str]:
     splitter = VocabTokenizer(list(RESERVED_TOKENS), "word")
     pieces = splitter.split(tf.constant(list(texts), tf.string)).to_list()
     return [" ".join(p.decode("utf-8").lstrip(WORD_START) for p in row) for row in pieces]
-
-
-def perplexity(log_probs: Sequence[float], tokens: Sequence[int]) -> float:
-    """`exp(-Σ log p / Σ tokens)` over a corpus."""
-    total = sum(tokens)
-    if total == 0:
-        raise ValueError("Perplexity needs at least one target token; received none.")
-    return math.exp(-sum(log_probs) / total)
 
 
 def evaluate(decoder: Decoder, sources: Sequence[str], refs: Sequence[str], beam_size: int = 5,

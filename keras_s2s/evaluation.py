@@ -1,7 +1,8 @@
-"""Scores on strings only: exact match, sacrebleu BLEU and chrF with their signatures."""
+"""Scores from strings and log-probs: exact match, sacrebleu BLEU/chrF + signatures, perplexity."""
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import sacrebleu
@@ -51,6 +52,14 @@ def tokenized_bleu(hyps: Sequence[str], refs: Sequence[str]) -> dict[str, object
     bleu = sacrebleu.metrics.BLEU(tokenize="none")
     score = bleu.corpus_score(list(hyps), [list(refs)])
     return {"bleu": round(score.score, 2), "signature": str(bleu.get_signature())}
+
+
+def perplexity(log_probs: Sequence[float], tokens: Sequence[int]) -> float:
+    """`exp(-Σ log p / Σ tokens)` over a corpus."""
+    total = sum(tokens)
+    if total == 0:
+        raise ValueError("Perplexity needs at least one target token; received none.")
+    return math.exp(-sum(log_probs) / total)
 
 
 def format_scores(scores: dict[str, object]) -> str:

@@ -1,5 +1,4 @@
-"""`keras-s2s experiment`: the paper's studies (reversal, beam and ensembles, rescoring, length,
-PCA) as reruns that train what they need and write JSON, Markdown and PNG results."""
+"""`keras-s2s experiment`: the paper's studies, training what they need; JSON, Markdown, PNG."""
 
 from __future__ import annotations
 
