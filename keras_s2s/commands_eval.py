@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_s2s.commands import translator_from_args, resolve_config, tf_strings
+from keras_s2s.commands import resolve_config, tf_strings, translator_from_args
 
 
 def cmd_score(args: argparse.Namespace) -> dict:
