@@ -51,6 +51,7 @@ class Experiment:
         self.sources = [s for s, _ in test]
         self.refs = [t for _, t in test]
         self.beam_size, self.log = beam_size, log
+        self._translations: dict[tuple, list[str]] = {}
 
     def member(self, index: int = 0, reverse: bool = True) -> Path:
         """The run dir of one member, trained first if it has no final weights yet."""
@@ -71,6 +72,13 @@ class Experiment:
 
     def decoder(self, run_dirs: Sequence[Path]) -> Decoder:
         return Decoder.from_translator(runs.load_translator(list(run_dirs)))
+
+    def translate(self, run_dirs: Sequence[Path], beam: int) -> list[str]:
+        """The test sources translated by a model or an ensemble (computed once)."""
+        key = (tuple(str(d) for d in run_dirs), beam)
+        if key not in self._translations:
+            self._translations[key] = self.decoder(run_dirs).translate(self.sources, beam)
+        return self._translations[key]
 
     def bleu(self, hyps: Sequence[str], refs: Sequence[str] | None = None) -> float:
         return corpus_scores(hyps, self.refs if refs is None else refs)["bleu"]
@@ -95,8 +103,9 @@ def study_reverse(exp: Experiment, **_) -> dict:
     """The same model trained with and without source reversal: test perplexity and BLEU."""
     rows = []
     for reverse in (False, True):
-        figures = evaluate(exp.decoder([exp.member(0, reverse)]), exp.sources, exp.refs,
-                           exp.beam_size)
+        run = [exp.member(0, reverse)]
+        figures = evaluate(exp.decoder(run), exp.sources, exp.refs, exp.beam_size,
+                           hyps=exp.translate(run, exp.beam_size))
         rows.append({"source order": "reversed" if reverse else "forward",
                      "test perplexity": figures["perplexity"], "BLEU": figures["bleu"],
                      "BLEU tokenized": figures["bleu_tokenized"], "chrF": figures["chrf"]})
@@ -113,13 +122,12 @@ def study_beam(exp: Experiment, members: int = 5, beams: Sequence[int] = (1, 2, 
                **_) -> dict:
     """BLEU by beam size for one model and ensembles of 2 and `members` (paper Table 1)."""
     dirs = [exp.member(i) for i in range(members)]
-    singles = [exp.bleu(exp.decoder([d]).translate(exp.sources, exp.beam_size)) for d in dirs]
+    singles = [exp.bleu(exp.translate([d], exp.beam_size)) for d in dirs]
     rows = []
     for size in sorted({1, min(2, members), members}):
-        decoder = exp.decoder(dirs[:size])
         row = {"models": "single (seed 0)" if size == 1 else f"ensemble of {size}"}
         for beam in beams:
-            row[f"beam {beam}"] = exp.bleu(decoder.translate(exp.sources, beam))
+            row[f"beam {beam}"] = exp.bleu(exp.translate(dirs[:size], beam))
             exp.log(f"{row['models']}, beam {beam}: BLEU {row[f'beam {beam}']}")
         rows.append(row)
     results = {"single_model_bleu": singles, "single_beam": exp.beam_size,
@@ -163,7 +171,7 @@ def study_rescore(exp: Experiment, members: int = 5, n_best: int = 12, **_) -> d
 def study_length(exp: Experiment, **_) -> dict:
     """BLEU per source-length bucket, forward vs reversed (paper Figure 3), plus a PNG."""
     lengths = [len(t.split()) for t in word_tokenized(exp.sources)]
-    hyps = {name: exp.decoder([exp.member(0, reverse)]).translate(exp.sources, exp.beam_size)
+    hyps = {name: exp.translate([exp.member(0, reverse)], exp.beam_size)
             for name, reverse in (("forward", False), ("reversed", True))}
     rows = []
     for low, high in LENGTH_BUCKETS:
