@@ -55,7 +55,7 @@ class TFLiteDecoder(tf.Module):
         super().__init__(name="tflite_decoder")
         self.trackables = list(trackables)
         self._encode, self._step = encode, step
-        self._reverse, self._decode = reverse_source, decode
+        self.reverse_source, self._decode = reverse_source, decode
         self.max_src_len, self.beam_size, self.batch = max_src_len, beam_size, batch
         self.max_tgt_len = math.ceil(decode.max_len_a * max_src_len) + decode.max_len_b
         spec = tf.TensorSpec([batch, max_src_len], tf.int32, name=INPUT_IDS)
@@ -71,7 +71,7 @@ class TFLiteDecoder(tf.Module):
     def source_ids(self, ids: tf.Tensor) -> tf.Tensor:
         """`[b, S]` reading order → `[b, S + 1]` (reversed) tokens + `</s>`, then `<pad>`."""
         lengths = tf.reduce_sum(tf.cast(tf.not_equal(ids, PAD_ID), tf.int32), axis=1)
-        if self._reverse:
+        if self.reverse_source:
             ids = tf.reverse_sequence(ids, lengths, seq_axis=1, batch_axis=0)
         ids = tf.pad(ids, [[0, 0], [0, 1]])
         return ids + EOS_ID * tf.one_hot(lengths, self.max_src_len + 1, dtype=tf.int32)
@@ -164,7 +164,7 @@ def write_bundle(out: str | Path, flatbuffer: bytes, decoder: TFLiteDecoder,
                                    OUTPUT_LOG_PROBS: "[batch, beam_size]"}}},
         "max_src_len": decoder.max_src_len, "max_tgt_len": decoder.max_tgt_len,
         "beam_size": decoder.beam_size, "batch": decoder.batch,
-        "source_reversed_inside_model": decoder._reverse,
+        "source_reversed_inside_model": decoder.reverse_source,
         "input": "source ids in reading order, right-padded with <pad> (0), without </s>; "
                  "a longer sentence must be cut to max_src_len by the caller",
         "output": "target ids up to the first </s>, then <pad>",
