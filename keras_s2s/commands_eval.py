@@ -100,11 +100,13 @@ def cmd_experiment(args: argparse.Namespace) -> dict:
     """Runs one of the paper's studies (training the models it needs) in `--model-dir`."""
     from keras_s2s.experiments import Experiment, run_study
 
-    if not args.model_dir:
-        raise ValueError("Pass --model-dir DIR: the experiment's models and results go there.")
+    try:
+        beams = [int(b) for b in args.beams.split(",")]
+    except ValueError:
+        raise ValueError(f"--beams takes comma-separated beam sizes, e.g. 1,2,5,12; received: "
+                         f"{args.beams!r}.") from None
     cfg = resolve_config(args)
     pairs = held_out_pairs(args, cfg)
     experiment = Experiment(cfg, args.model_dir, pairs[:args.limit or None], args.beam_size or 5,
                             log=lambda text: print(text, file=sys.stderr))
-    beams = [int(b) for b in args.beams.split(",")]
     return run_study(args.study, experiment, members=args.members, beams=beams)
