@@ -12,7 +12,7 @@ import numpy as np
 import sacrebleu
 
 from keras_s2s import runs
-from keras_s2s.assess import Decoder, evaluate, word_tokenized
+from keras_s2s.assess import Decoder, evaluate
 from keras_s2s.config import Config, resolve
 from keras_s2s.constants import UNK_ID, WEIGHTS_FILE
 from keras_s2s.decode.scoring import rescore
@@ -20,7 +20,6 @@ from keras_s2s.evaluation import corpus_scores
 from keras_s2s.figures import markdown_table, pca_2d, plot_length, plot_pca
 
 STUDIES = ("reverse", "beam", "rescore", "length", "pca")
-LENGTH_BUCKETS = ((1, 7), (8, 10), (11, 13), (14, 16), (17, 20), (21, 25), (26, 10_000))
 # The paper's Figure 2 phrases: word order (left) and voice/paraphrase (right).
 PCA_PHRASES = (
     (1, "John respects Mary"), (1, "Mary respects John"), (1, "John admires Mary"),
@@ -43,11 +42,13 @@ class Experiment:
         test: held-out `(source, reference)` pairs.
         beam_size: the beam of single-beam figures.
         log: progress messages.
+        verbose: Keras verbosity of training (2: one line per epoch, for notebooks).
     """
 
     def __init__(self, cfg: Config, directory: str | Path, test: Sequence[tuple[str, str]],
-                 beam_size: int = 5, log: Callable[[str], None] = print):
-        self.cfg, self.dir = cfg, Path(directory)
+                 beam_size: int = 5, log: Callable[[str], None] = print,
+                 verbose: int | str = "auto"):
+        self.cfg, self.dir, self.verbose = cfg, Path(directory), verbose
         self.sources = [s for s, _ in test]
         self.refs = [t for _, t in test]
         self.beam_size, self.log = beam_size, log
@@ -67,7 +68,7 @@ class Experiment:
         cfg = resolve(overrides=[self.cfg.to_dict(), {"seed": self.cfg.seed + index,
                                                       "data": {"reverse_source": reverse}}])
         self.log(f"training {run.name} (seed {cfg.seed}, reverse_source={reverse})")
-        runs.train(cfg, run)
+        runs.train(cfg, run, verbose=self.verbose)
         return run
 
     def decoder(self, run_dirs: Sequence[Path]) -> Decoder:
@@ -168,18 +169,29 @@ def study_rescore(exp: Experiment, members: int = 5, n_best: int = 12, **_) -> d
                                 "signature": exp.signature()}, rows, ["method", "BLEU"])
 
 
+def length_buckets(lengths: Sequence[int], count: int = 6) -> list[tuple[int, int]]:
+    """Up to `count` inclusive `(low, high)` length ranges holding about equal numbers of
+    sentences (quantiles), so short and long test sets both give several points."""
+    edges = sorted({int(round(q)) for q in np.quantile(lengths, np.linspace(0, 1, count + 1))})
+    if len(edges) == 1:
+        return [(edges[0], edges[0])]
+    return [(edges[0] if i == 0 else edges[i] + 1, edges[i + 1]) for i in range(len(edges) - 1)]
+
+
 def study_length(exp: Experiment, **_) -> dict:
-    """BLEU per source-length bucket, forward vs reversed (paper Figure 3), plus a PNG."""
-    lengths = [len(t.split()) for t in word_tokenized(exp.sources)]
+    """BLEU per source-length bucket (tokens the model reads), forward vs reversed (paper
+    Figure 3), plus a PNG."""
+    import tensorflow as tf
+
     hyps = {name: exp.translate([exp.member(0, reverse)], exp.beam_size)
             for name, reverse in (("forward", False), ("reversed", True))}
+    tokenizer = runs.load_translator(exp.member(0)).src_tokenizer
+    lengths = [len(row) for row in tokenizer.tokenize(tf.constant(exp.sources)).to_list()]
     rows = []
-    for low, high in LENGTH_BUCKETS:
+    for low, high in length_buckets(lengths):
         index = [i for i, n in enumerate(lengths) if low <= n <= high]
-        if not index:
-            continue
         refs = [exp.refs[i] for i in index]
-        row = {"length": f"{low}-{high}" if high < 10_000 else f"{low}+", "sentences": len(index)}
+        row = {"length": f"{low}-{high}" if high > low else str(low), "sentences": len(index)}
         row.update({name: exp.bleu([h[i] for i in index], refs) for name, h in hyps.items()})
         rows.append(row)
     plot_length(rows, list(hyps), exp.dir / "length.png",

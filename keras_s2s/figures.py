@@ -61,7 +61,7 @@ def plot_length(rows: Sequence[dict], series: Sequence[str], path: str | Path,
     for name in series:
         ax.plot(x, [row[name] for row in rows], marker="o", label=name)
     ax.set_xticks(x, [row["length"] for row in rows])
-    ax.set_xlabel("source sentence length (words)")
+    ax.set_xlabel("source sentence length (tokens)")
     ax.set_ylabel("BLEU")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_s2s import cli
+from keras_s2s.experiments import length_buckets
 from keras_s2s.figures import markdown_table, pca_2d
 
 
@@ -50,5 +51,8 @@ def test_pca_and_table_helpers():
     assert np.allclose(np.abs(np.diff(points[:, 0])), np.linalg.norm(direction), rtol=1e-2)
     with pytest.raises(ValueError, match="at least 2 vectors"):
         pca_2d(vectors[:1])
+    assert length_buckets([3] * 10) == [(3, 3)]
+    buckets = length_buckets(list(range(1, 31)), count=3)
+    assert buckets == [(1, 11), (12, 20), (21, 30)]  # contiguous, covering every length
     table = markdown_table([{"a": 1, "b": 2.5}], ["a", "b"])
     assert table.splitlines() == ["| a | b |", "|---|---|", "| 1 | 2.50 |"]
