@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from keras_s2s.constants import OUTPUT_LOG_PROB, OUTPUT_NUM_TOKENS, RESERVED_TOKENS
 from keras_s2s.data.tokenizer import WORD_START, VocabTokenizer
+from keras_s2s.decode.translator import in_length_order
 from keras_s2s.evaluation import corpus_scores, perplexity, tokenized_bleu
 
 
@@ -40,11 +41,9 @@ class Decoder:
               ) -> list[list[tuple[str, float]]]:
         """Per sentence, `n_best` `(translation, log_prob)` pairs, best first (sorted by
         length so batches pad little; returned in input order)."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out: list[list[tuple[str, float]]] = [[] for _ in texts]
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            text = tf.constant([texts[i] for i in chunk], tf.string)
+
+        def run(batch: list[str]) -> list[list[tuple[str, float]]]:
+            text = tf.constant(batch, tf.string)
             if beam_size == 1:  # greedy: the same result as a beam of 1, faster
                 res = self._functions["translate_greedy"](text=text)
                 words, lps = res["translation"][:, None], res["log_prob"][:, None]
@@ -52,9 +51,9 @@ class Decoder:
                 res = self._functions["translate_nbest"](
                     text=text, beam_size=tf.constant(beam_size), n_best=tf.constant(n_best))
                 words, lps = res["translations"], res["log_probs"]
-            for i, row, scores in zip(chunk, words.numpy(), lps.numpy()):
-                out[i] = [(w.decode("utf-8"), float(s)) for w, s in zip(row, scores)]
-        return out
+            return [[(w.decode("utf-8"), float(s)) for w, s in zip(row, scores)]
+                    for row, scores in zip(words.numpy(), lps.numpy())]
+        return in_length_order(run, texts, batch_size)
 
     def translate(self, texts: Sequence[str], beam_size: int, batch_size: int = 32) -> list[str]:
         """The best translation of each sentence."""

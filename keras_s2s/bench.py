@@ -103,7 +103,7 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> di
     }
 
 
-def _rate(fn, batches: list[list[str]]) -> tuple[float, list[str]]:
+def sentences_per_s(fn, batches: list[list[str]]) -> tuple[float, list[str]]:
     """Sentences/s of `fn(list of strings) → list of outputs` after one warm-up call."""
     fn(batches[0])
     outputs: list[str] = []
@@ -135,18 +135,19 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
         values = out[key].numpy()
         return [v[0] if values.ndim == 2 else v for v in values]
 
-    greedy, greedy_out = _rate(lambda b: decoded(translator.translate_greedy(tf.constant(b)),
-                                                 "translation"), batches)
-    in_graph, beam_out = _rate(
+    greedy, greedy_out = sentences_per_s(
+        lambda b: decoded(translator.translate_greedy(tf.constant(b)), "translation"), batches)
+    in_graph, beam_out = sentences_per_s(
         lambda b: decoded(translator.translate_nbest(tf.constant(b), beam, one)), batches)
     # The same search, run eagerly: tf.while_loop outside tf.function is a Python loop.
-    eager, _ = _rate(lambda b: [w[0] for w in translator.search(tf.constant(b), beam, one)[0]
-                                .numpy()], batches[:2])
+    eager, _ = sentences_per_s(
+        lambda b: [w[0] for w in translator.search(tf.constant(b), beam, one)[0].numpy()],
+        batches[:2])
     loaded = load_saved_model(export_saved_model(translator, export_dir, "bench"))
     signatures = loaded.signatures
-    saved_greedy, _ = _rate(lambda b: decoded(signatures["translate_greedy"](
+    saved_greedy, _ = sentences_per_s(lambda b: decoded(signatures["translate_greedy"](
         text=tf.constant(b)), "translation"), batches)
-    saved_beam, _ = _rate(lambda b: decoded(signatures["translate_nbest"](
+    saved_beam, _ = sentences_per_s(lambda b: decoded(signatures["translate_nbest"](
         text=tf.constant(b), beam_size=beam, n_best=one)), batches)
 
     def tokens(outputs):  # target tokens per hypothesis, </s> included

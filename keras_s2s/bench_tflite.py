@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
+import tensorflow as tf
+
 from keras_s2s import runs
-from keras_s2s.evaluation import corpus_scores
+from keras_s2s.bench import sentences_per_s
+from keras_s2s.evaluation import bleu, bleu_signature
 from keras_s2s.export.tflite import QUANTIZATIONS
-
-
-def _timed(fn, texts: list[str]) -> tuple[list[str], float]:
-    """`fn(texts) → outputs`, and sentences per second."""
-    start = time.perf_counter()
-    outputs = fn(texts)
-    return outputs, len(texts) / (time.perf_counter() - start)
 
 
 def _saved_model_outputs(model_dir: str, beam_size: int, texts: list[str], scratch: Path
                          ) -> dict[str, tuple[list[str], float]]:
-    """Greedy and beam translations (and sentences/s) of the run's reloaded SavedModel."""
-    from keras_s2s.decode.translator import translate_all
+    """Greedy and beam translations (and sentences/s, one at a time) of the run's reloaded
+    SavedModel."""
     from keras_s2s.export.saved_model import export_saved_model, load_saved_model
 
     cfg = runs.load_config(model_dir)
@@ -33,8 +28,10 @@ def _saved_model_outputs(model_dir: str, beam_size: int, texts: list[str], scrat
     out = {}
     for name, signature in (("greedy", "translate_greedy"), ("beam", "translate")):
         fn = loaded.signatures[signature]
-        translate_all(fn, texts[:8], batch_size=1)  # warm-up
-        out[name] = _timed(lambda t: translate_all(fn, t, batch_size=1)[0], texts)
+        rate, hyps = sentences_per_s(
+            lambda b: [t.decode("utf-8") for t in fn(text=tf.constant(b))["translation"].numpy()],
+            [[text] for text in texts])
+        out[name] = (hyps, rate)
     return out
 
 
@@ -59,7 +56,7 @@ def bench_tflite(model_dir: str, src_path: str, ref_path: str, beam_size: int,
                      "max_src_len": max_src_len}
     figures["saved_model"] = {}
     for name, (hyps, rate) in saved.items():
-        figures["saved_model"].update({f"{name}_bleu": corpus_scores(hyps, refs)["bleu"],
+        figures["saved_model"].update({f"{name}_bleu": bleu(hyps, refs),
                                        f"{name}_sent_per_s": round(rate, 2)})
     for quantize in QUANTIZATIONS:
         out = scratch_dir / quantize / "model.tflite"
@@ -67,13 +64,14 @@ def bench_tflite(model_dir: str, src_path: str, ref_path: str, beam_size: int,
         lite = TFLiteTranslator(out, truncate=True)
         row = {"bytes": exported["bytes"]}
         for name, beam in (("greedy", False), ("beam", True)):
-            hyps, rate = _timed(lambda t: [lite.translate([x], beam)[0] for x in t], texts)
+            rate, hyps = sentences_per_s(lambda b: lite.translate(b, beam),
+                                         [[text] for text in texts])
             same = sum(a == b for a, b in zip(hyps, saved[name][0])) / len(texts)
-            row.update({f"{name}_bleu": corpus_scores(hyps, refs)["bleu"],
+            row.update({f"{name}_bleu": bleu(hyps, refs),
                         f"{name}_sent_per_s": round(rate, 2),
                         f"{name}_agreement": round(same, 4)})
         figures[quantize] = row
         print(f"{quantize}: {row}", file=sys.stderr)
     figures["truncated"] = sum(len(lite.src.encode(t)) > max_src_len for t in texts)
-    figures["bleu_signature"] = corpus_scores(texts[:1], refs[:1])["bleu_signature"]
+    figures["bleu_signature"] = bleu_signature()
     return figures

@@ -22,6 +22,19 @@ def exact_match(hyps: Sequence[str], refs: Sequence[str]) -> float:
     return sum(h.strip() == r.strip() for h, r in zip(hyps, refs)) / len(refs)
 
 
+def bleu(hyps: Sequence[str], refs: Sequence[str]) -> float:
+    """Detokenized, cased sacrebleu BLEU (13a) alone, rounded to 2 decimals."""
+    _check(hyps, refs)
+    return round(sacrebleu.metrics.BLEU().corpus_score(list(hyps), [list(refs)]).score, 2)
+
+
+def bleu_signature() -> str:
+    """The sacrebleu signature of `bleu` and `corpus_scores`' BLEU."""
+    metric = sacrebleu.metrics.BLEU()
+    metric.corpus_score(["a"], [["a"]])  # sacrebleu fills the signature in on first use
+    return str(metric.get_signature())
+
+
 def corpus_scores(hyps: Sequence[str], refs: Sequence[str]) -> dict[str, object]:
     """Detokenized, cased sacrebleu BLEU (13a) and chrF, each with its signature.
 

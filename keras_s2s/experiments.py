@@ -16,7 +16,7 @@ from keras_s2s.assess import Decoder, evaluate
 from keras_s2s.config import Config, resolve
 from keras_s2s.constants import UNK_ID, WEIGHTS_FILE
 from keras_s2s.decode.scoring import rescore
-from keras_s2s.evaluation import corpus_scores
+from keras_s2s.evaluation import bleu, bleu_signature
 from keras_s2s.figures import markdown_table, pca_2d, plot_length, plot_pca
 
 STUDIES = ("reverse", "beam", "rescore", "length", "pca")
@@ -52,6 +52,7 @@ class Experiment:
         self.sources = [s for s, _ in test]
         self.refs = [t for _, t in test]
         self.beam_size, self.log = beam_size, log
+        self._translators: dict[tuple, object] = {}
         self._translations: dict[tuple, list[str]] = {}
 
     def member(self, index: int = 0, reverse: bool = True) -> Path:
@@ -71,8 +72,15 @@ class Experiment:
         runs.train(cfg, run, verbose=self.verbose)
         return run
 
+    def translator(self, run_dirs: Sequence[Path]):
+        """The in-process Translator of a model or an ensemble (loaded once)."""
+        key = tuple(str(d) for d in run_dirs)
+        if key not in self._translators:
+            self._translators[key] = runs.load_translator(list(run_dirs))
+        return self._translators[key]
+
     def decoder(self, run_dirs: Sequence[Path]) -> Decoder:
-        return Decoder.from_translator(runs.load_translator(list(run_dirs)))
+        return Decoder.from_translator(self.translator(run_dirs))
 
     def translate(self, run_dirs: Sequence[Path], beam: int) -> list[str]:
         """The test sources translated by a model or an ensemble (computed once)."""
@@ -82,7 +90,7 @@ class Experiment:
         return self._translations[key]
 
     def bleu(self, hyps: Sequence[str], refs: Sequence[str] | None = None) -> float:
-        return corpus_scores(hyps, self.refs if refs is None else refs)["bleu"]
+        return bleu(hyps, self.refs if refs is None else refs)
 
     def save(self, name: str, results: dict, rows: list[dict], columns: list[str],
              notes: str = "") -> dict:
@@ -95,9 +103,6 @@ class Experiment:
         (self.dir / f"{name}.md").write_text(table, encoding="utf-8")
         self.log(table)
         return results
-
-    def signature(self) -> str:
-        return corpus_scores(["x"], ["x"])["bleu_signature"]
 
 
 def study_reverse(exp: Experiment, **_) -> dict:
@@ -113,7 +118,7 @@ def study_reverse(exp: Experiment, **_) -> dict:
     holds = rows[1]["test perplexity"] < rows[0]["test perplexity"] and \
         rows[1]["BLEU"] > rows[0]["BLEU"]
     return exp.save("reverse", {"paper_direction_holds": holds, "beam_size": exp.beam_size,
-                                "signature": exp.signature()},
+                                "signature": bleu_signature()},
                     rows, ["source order", "test perplexity", "BLEU", "BLEU tokenized", "chrF"],
                     f"Beam {exp.beam_size}. Paper (WMT'14): perplexity 5.8 → 4.7, BLEU 25.9 → "
                     f"30.6 with reversal. Direction {'holds' if holds else 'does NOT hold'} here.")
@@ -134,7 +139,7 @@ def study_beam(exp: Experiment, members: int = 5, beams: Sequence[int] = (1, 2, 
     results = {"single_model_bleu": singles, "single_beam": exp.beam_size,
                "ensemble_beats_best_single": rows[-1][f"beam {exp.beam_size}"] > max(singles)
                if exp.beam_size in beams and members > 1 else None,
-               "signature": exp.signature()}
+               "signature": bleu_signature()}
     return exp.save("beam", results, rows, ["models"] + [f"beam {b}" for b in beams],
                     f"Each member alone, beam {exp.beam_size}: {singles}.")
 
@@ -150,10 +155,11 @@ def study_rescore(exp: Experiment, members: int = 5, n_best: int = 12, **_) -> d
     others = [exp.member(i) for i in range(1, members)] or [exp.member(0, reverse=False)]
     lists = exp.decoder([base]).nbest(exp.sources, n_best, n_best)
     rescorer = exp.decoder(others)
-    model_scores = []
-    for source, candidates in zip(exp.sources, lists):
-        log_probs, _ = rescorer.score([source] * len(candidates), [h for h, _ in candidates])
-        model_scores.append(log_probs)
+    pairs = [(source, hyp) for source, candidates in zip(exp.sources, lists)
+             for hyp, _ in candidates]  # every candidate of every sentence, scored in batches
+    flat, _ = rescorer.score([s for s, _ in pairs], [h for _, h in pairs])
+    ends = np.cumsum([len(candidates) for candidates in lists])
+    model_scores = [flat[end - len(c):end] for end, c in zip(ends, lists)]
     even = [ranked[0][0] for ranked in rescore(lists, model_scores, 0.5)]
     alone = [ranked[0][0] for ranked in rescore(lists, model_scores, 0.0)]
     oracle = [max(c, key=lambda h: sacrebleu.sentence_bleu(h[0], [r]).score)[0]
@@ -166,7 +172,7 @@ def study_rescore(exp: Experiment, members: int = 5, n_best: int = 12, **_) -> d
             {"method": f"oracle of the {n_best}-best list (sentence BLEU)",
              "BLEU": exp.bleu(oracle)}]
     return exp.save("rescore", {"n_best": n_best, "rescorers": [d.name for d in others],
-                                "signature": exp.signature()}, rows, ["method", "BLEU"])
+                                "signature": bleu_signature()}, rows, ["method", "BLEU"])
 
 
 def length_buckets(lengths: Sequence[int], count: int = 6) -> list[tuple[int, int]]:
@@ -185,7 +191,7 @@ def study_length(exp: Experiment, **_) -> dict:
 
     hyps = {name: exp.translate([exp.member(0, reverse)], exp.beam_size)
             for name, reverse in (("forward", False), ("reversed", True))}
-    tokenizer = runs.load_translator(exp.member(0)).src_tokenizer
+    tokenizer = exp.translator([exp.member(0)]).src_tokenizer
     lengths = [len(row) for row in tokenizer.tokenize(tf.constant(exp.sources)).to_list()]
     rows = []
     for low, high in length_buckets(lengths):
@@ -196,24 +202,40 @@ def study_length(exp: Experiment, **_) -> dict:
         rows.append(row)
     plot_length(rows, list(hyps), exp.dir / "length.png",
                 f"BLEU by source length (beam {exp.beam_size}, {len(exp.sources)} sentences)")
-    return exp.save("length", {"plot": "length.png", "signature": exp.signature()}, rows,
+    return exp.save("length", {"plot": "length.png", "signature": bleu_signature()}, rows,
                     ["length", "sentences", "forward", "reversed"], "![length](length.png)")
 
 
-def study_pca(exp: Experiment, phrases: Sequence[tuple[int, str]] = PCA_PHRASES, **_) -> dict:
-    """2-D PCA of the top encoder layer's final hidden state of phrases (paper Figure 2)."""
+def phrase_pca(translator, phrases: Sequence[tuple[int, str]] = PCA_PHRASES
+               ) -> tuple[np.ndarray, dict[str, list[float]], list[float]]:
+    """2-D PCA of the top encoder layer's final hidden state, one PCA per group of phrases
+    (each panel of the paper's Figure 2).
+
+    Args:
+        translator: a one-model `Translator`.
+        phrases: `(group, text)` pairs.
+
+    Returns:
+        `points [n, 2]`, the variance share of the two components per group, and the share
+        of `<unk>` tokens in each phrase.
+    """
     import tensorflow as tf
 
-    translator = runs.load_translator(exp.member(0))
     texts = tf.constant([text for _, text in phrases])
     hidden = np.asarray(translator.encoder_states(texts)[-2])  # h of the top layer, [n, H]
     groups = np.asarray([g for g, _ in phrases])
     points, variance = np.zeros([len(phrases), 2]), {}
-    for group in sorted(set(groups.tolist())):  # one PCA per panel, as in the paper
+    for group in sorted(set(groups.tolist())):
         points[groups == group], explained = pca_2d(hidden[groups == group])
         variance[str(group)] = explained.tolist()
     tokens = translator.src_tokenizer.tokenize(texts).to_list()
     unknown = [sum(t == UNK_ID for t in row) / max(len(row), 1) for row in tokens]
+    return points, variance, unknown
+
+
+def study_pca(exp: Experiment, phrases: Sequence[tuple[int, str]] = PCA_PHRASES, **_) -> dict:
+    """`phrase_pca` of `reversed_0`, as a table and `pca.png` (paper Figure 2)."""
+    points, variance, unknown = phrase_pca(exp.translator([exp.member(0)]), phrases)
     plot_pca(points, [t for _, t in phrases], [g for g, _ in phrases], exp.dir / "pca.png")
     rows = [{"phrase": text, "PC 1": float(p[0]), "PC 2": float(p[1]), "unknown words": float(u)}
             for (_, text), p, u in zip(phrases, points, unknown)]

@@ -240,14 +240,21 @@ def load_translator(model_dirs: str | Path | Sequence[str | Path],
         model_dirs: one run directory, or several (their log-probabilities are averaged).
         decode: search settings; the first run's `decode` section by default.
     """
-    dirs = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
-    _check_compatible(dirs)
-    loaded = [load_model(model_dir) for model_dir in dirs]
-    first, _, src_tok, tgt_tok = loaded[0]  # the members share these (checked above)
-    models = [model for _, model, _, _ in loaded]
+    first, models, src_tok, tgt_tok = _load_members(model_dirs)
     encode, step = ensemble([(make_encode(model), make_step(model)) for model in models])
     return Translator(src_tok, tgt_tok, encode, step, first.data.reverse_source,
                       decode or first.decode, trackables=tuple(models))
+
+
+def _load_members(model_dirs: str | Path | Sequence[str | Path]
+                  ) -> tuple[Config, list[keras.Model], Tokenizer, Tokenizer]:
+    """One run or an ensemble's runs (checked compatible): the first run's config, the
+    models, and the tokenizers they share."""
+    dirs = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
+    _check_compatible(dirs)
+    loaded = [load_model(model_dir) for model_dir in dirs]
+    first, _, src_tok, tgt_tok = loaded[0]
+    return first, [model for _, model, _, _ in loaded], src_tok, tgt_tok
 
 
 def export_tflite(model_dirs: str | Path | Sequence[str | Path], out: str | Path,
@@ -274,17 +281,14 @@ def export_tflite(model_dirs: str | Path | Sequence[str | Path], out: str | Path
     if max_src_len < 1 or batch < 1 or (beam_size is not None and beam_size < 1):
         raise ValueError(f"max_src_len, batch and beam_size must be >= 1; received: "
                          f"{max_src_len}, {batch}, {beam_size}.")
-    dirs = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
-    _check_compatible(dirs)
-    loaded = [load_model(model_dir) for model_dir in dirs]
-    cfg = loaded[0][0]
-    models = [model for _, model, _, _ in loaded]
+    cfg, models, _, _ = _load_members(model_dirs)
     encode, step = ensemble([(make_cell_encode(m), make_step(m)) for m in models])
     decoder = TFLiteDecoder(encode, step, cfg.data.reverse_source, cfg.decode, max_src_len,
                             beam_size or cfg.decode.beam_size, batch, trackables=tuple(models))
     flatbuffer = convert(decoder, quantize)
     tokenizers = {"src": cfg.data.src_tokenizer, "tgt": cfg.data.tgt_tokenizer}
-    meta = write_bundle(out, flatbuffer, decoder, dirs[0], tokenizers, quantize)
+    first_dir = model_dirs if isinstance(model_dirs, (str, Path)) else model_dirs[0]
+    meta = write_bundle(out, flatbuffer, decoder, first_dir, tokenizers, quantize)
     return {"tflite": str(out), "metadata": str(meta), "bytes": len(flatbuffer),
             "max_src_len": max_src_len, "max_tgt_len": decoder.max_tgt_len,
             "beam_size": decoder.beam_size, "quantization": quantize}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import tensorflow as tf
 
 from keras_s2s.config import DecodeConfig
@@ -132,12 +134,22 @@ class Translator(tf.Module):
         return {OUTPUT_LOG_PROB: log_prob, OUTPUT_NUM_TOKENS: num_tokens}
 
 
+def in_length_order(fn, texts: Sequence[str], batch_size: int) -> list:
+    """Calls `fn(list of strings) → one result per string` on batches of similar length
+    (less padding, fewer decoding steps) and returns the results in the order of `texts`."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    results: list = [None] * len(texts)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        for i, result in zip(chunk, fn([texts[i] for i in chunk])):
+            results[i] = result
+    return results
+
+
 def translate_all(translate_fn, texts: list[str], batch_size: int = 64
                   ) -> tuple[list[str], list[float]]:
-    """Runs a `text [batch] → {translation, log_prob}` function over many sentences.
-
-    Sentences are grouped by length (less padding, fewer decoding steps) and the results
-    are put back in input order.
+    """Runs a `text [batch] → {translation, log_prob}` function over many sentences, in
+    length-sorted batches (`in_length_order`).
 
     Args:
         translate_fn: `Translator.translate` or a reloaded SavedModel signature.
@@ -147,14 +159,10 @@ def translate_all(translate_fn, texts: list[str], batch_size: int = 64
     Returns:
         Translations and their log-probabilities, in the order of `texts`.
     """
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    translations: list[str] = [""] * len(texts)
-    scores: list[float] = [0.0] * len(texts)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        out = translate_fn(text=tf.constant([texts[i] for i in chunk]))
-        for i, text, score in zip(chunk, out[OUTPUT_TRANSLATION].numpy(),
-                                  out[OUTPUT_LOG_PROB].numpy()):
-            translations[i] = text.decode("utf-8")
-            scores[i] = float(score)
-    return translations, scores
+    def run(batch: list[str]) -> list[tuple[str, float]]:
+        out = translate_fn(text=tf.constant(batch))
+        return [(text.decode("utf-8"), float(score)) for text, score in
+                zip(out[OUTPUT_TRANSLATION].numpy(), out[OUTPUT_LOG_PROB].numpy())]
+
+    pairs = in_length_order(run, texts, batch_size)
+    return [text for text, _ in pairs], [score for _, score in pairs]

@@ -82,7 +82,7 @@ def make_cell_encode(model: keras.Model) -> Callable[[tf.Tensor], States]:
                         tf.where(keep, tf.cast(c, tf.float32), old_c)]
             return t + 1, tuple(new)
 
-        _, states = tf.while_loop(lambda t, _: t < tf.reduce_max(lengths), body,
-                                  (tf.constant(0), init))
+        steps = tf.reduce_max(lengths)  # the longest sentence's length
+        _, states = tf.while_loop(lambda t, _: t < steps, body, (tf.constant(0), init))
         return states
     return encode
