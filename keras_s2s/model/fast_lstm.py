@@ -6,6 +6,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_s2s.model.lstm_sequence import lstm_sequence
+
 
 class _Cell:
     """One step of a `FastLSTM`, with its weights: `(x [b, in], [h, c]) → (h', [h', c'])`."""
@@ -26,8 +28,9 @@ class FastLSTM(keras.layers.Layer):
 
     Keras' LSTM on a CPU multiplies the inputs by the kernel inside its time loop, one small
     matmul per step. Here `x @ W + b` is one `[batch * time, in] @ [in, 4H]` matmul, and the
-    `tf.scan` loop keeps only the recurrent `h @ U`. Masked steps (right padding) carry the
-    state unchanged, so the final state is the one after the last real token.
+    time loop (`lstm_sequence`, with a hand-written backward pass) keeps only the recurrent
+    `h @ U`. Masked steps (right padding) carry the state unchanged, so the final state is
+    the one after the last real token.
 
     Args:
         units: hidden size H.
@@ -90,25 +93,14 @@ class FastLSTM(keras.layers.Layer):
         h0 = ops.cast(initial_state[0], self.compute_dtype)
         c0 = ops.cast(initial_state[1], "float32")  # the cell state stays float32
         z = ops.matmul(inputs, self.kernel) + self.bias  # [b, T, in] -> [b, T, 4H] at once
-        z = tf.transpose(z, [1, 0, 2])  # [T, b, 4H]
-
-        def step(carry, z_t):
-            h_new, (_, c_new) = self.recur(z_t, *carry)
-            return h_new, c_new
-
-        def masked_step(carry, elems):  # padded steps carry the state unchanged
-            h, c = carry
-            z_t, keep_t = elems
-            h_new, c_new = step(carry, z_t)
-            return tf.where(keep_t[:, None], h_new, h), tf.where(keep_t[:, None], c_new, c)
-
-        if mask is None:  # e.g. the decoder: padding only follows real tokens
-            hs, cs = tf.scan(step, z, initializer=(h0, c0))  # each [T, b, H]
-        else:
-            keep = tf.transpose(tf.cast(mask, tf.bool))  # [T, b]
-            hs, cs = tf.scan(masked_step, (z, keep), initializer=(h0, c0))
-        h_last, c_last = hs[-1], cs[-1]
-        outputs = tf.transpose(hs, [1, 0, 2]) if self.return_sequences else h_last
+        z = tf.transpose(ops.cast(z, "float32"), [1, 2, 0])  # [T, 4H, b], feature-major
+        keep = None  # e.g. the decoder: padding only follows real tokens
+        if mask is not None:
+            keep = tf.expand_dims(tf.transpose(tf.cast(mask, tf.float32)), 1)  # [T, 1, b]
+        recurrent = ops.cast(self.recurrent_kernel, self.compute_dtype)
+        hs, c_last = lstm_sequence(z, tf.transpose(h0), tf.transpose(c0), recurrent, keep)
+        h_last, c_last = tf.transpose(hs[-1]), tf.transpose(c_last)  # [b, H]
+        outputs = tf.transpose(hs, [2, 0, 1]) if self.return_sequences else h_last
         return [outputs, h_last, c_last] if self.return_state else outputs
 
     def compute_mask(self, inputs, mask=None):
