@@ -54,9 +54,10 @@ def _sequence_fn(masked: bool):
             h_prev = tf.concat([tf.expand_dims(h0, 0), hs[:-1]], 0)  # [T, H, b]
             # dU = Σ_t h_{t-1} dz_tᵀ: [H, T·b] @ [T·b, 4H] in one matmul.
             h_flat = tf.reshape(tf.transpose(h_prev, [1, 0, 2]), [tf.shape(h0)[0], -1])
-            dz_flat = tf.reshape(tf.transpose(tf.cast(dz, h0.dtype), [1, 0, 2]),
+            dz_flat = tf.reshape(tf.transpose(dz, [1, 0, 2]),
                                  [tf.shape(recurrent)[1], -1])
             d_recurrent = tf.matmul(h_flat, dz_flat, transpose_b=True)
+            dz = tf.cast(dz, tf.float32)  # z is float32 (the cast of a bf16 matmul under bf16)
             grads = [dz, dh0, dc0, d_recurrent]
             return grads + [tf.zeros_like(keep)] if masked else grads
 
@@ -93,12 +94,13 @@ def _backward(d_hs, d_c_last, cs, c_prev, sig, g, recurrent, keep):
     """The reverse loop: `(dh, dc)` carried from step T back to 1, `dz_t [4H, b]` stored.
 
     Returns:
-        `dz [T, 4H, b]` float32, `dh0 [H, b]` (matmul dtype), `dc0 [H, b]` float32.
+        `dz [T, 4H, b]` and `dh0 [H, b]` in the matmul dtype, `dc0 [H, b]` float32.
     """
     steps, dtype = tf.shape(cs)[0], recurrent.dtype
+    d_hs = tf.cast(d_hs, tf.float32)  # one cast for all steps
 
     def body(t, dh, dc, dzs):
-        dh = dh + tf.cast(d_hs[t], tf.float32)
+        dh = dh + d_hs[t]
         i, f, _, o = tf.split(sig[t], 4, axis=0)
         g_t, c_t, c_prev_t = g[t], cs[t], c_prev[t]
         dh_new, dc_new = dh, dc
@@ -107,9 +109,11 @@ def _backward(d_hs, d_c_last, cs, c_prev, sig, g, recurrent, keep):
             dh_new, dc_new = k * dh, k * dc
         tanh_c = tf.tanh(c_t)
         dc_total = dc_new + dh_new * o * (1.0 - tanh_c * tanh_c)
-        dz = tf.concat([dc_total * g_t * i * (1.0 - i), dc_total * c_prev_t * f * (1.0 - f),
-                        dc_total * i * (1.0 - g_t * g_t), dh_new * tanh_c * o * (1.0 - o)], 0)
-        dh_prev = tf.cast(tf.matmul(recurrent, tf.cast(dz, dtype)), tf.float32)  # [H, b]
+        dz = tf.cast(tf.concat([dc_total * g_t * i * (1.0 - i),
+                                dc_total * c_prev_t * f * (1.0 - f),
+                                dc_total * i * (1.0 - g_t * g_t),
+                                dh_new * tanh_c * o * (1.0 - o)], 0), dtype)  # [4H, b]
+        dh_prev = tf.cast(tf.matmul(recurrent, dz), tf.float32)  # [H, b]
         dc_prev = dc_total * f
         if keep is not None:
             dh_prev, dc_prev = dh_prev + (1.0 - k) * dh, dc_prev + (1.0 - k) * dc
@@ -118,5 +122,5 @@ def _backward(d_hs, d_c_last, cs, c_prev, sig, g, recurrent, keep):
     zeros = tf.zeros_like(d_c_last)
     _, dh0, dc0, dzs = tf.while_loop(
         lambda t, *_: t >= 0, body,
-        (steps - 1, zeros, d_c_last, tf.TensorArray(tf.float32, size=steps)))
+        (steps - 1, zeros, d_c_last, tf.TensorArray(dtype, size=steps)))
     return dzs.stack(), tf.cast(dh0, dtype), dc0

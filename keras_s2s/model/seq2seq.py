@@ -120,8 +120,10 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
         y = keras.layers.Dropout(cfg.dropout, name="output_dropout")(y)
     dense_init = ({"kernel_initializer": inits["kernel_initializer"],
                    "bias_initializer": inits["bias_initializer"]} if inits else {})
-    logits = keras.layers.Dense(tgt_vocab_size, dtype="float32", name="output_projection",
-                                **dense_init)(y)
+    # The projection is the largest matmul: it runs in the compute precision (bf16 under
+    # mixed precision); the logits are cast to float32 for the softmax and the loss.
+    logits = keras.layers.Dense(tgt_vocab_size, name="output_projection", **dense_init)(y)
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
     return Seq2Seq({SOURCE: source, TARGET_IN: target_in}, logits, name="seq2seq")
 
 

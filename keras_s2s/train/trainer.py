@@ -31,8 +31,9 @@ def compile_model(model: keras.Model, cfg: TrainConfig,
     Call it inside the strategy's scope, right after building the model.
     """
     optimizer = make_optimizer(cfg.optimizer, learning_rate(cfg, steps_per_epoch), cfg.clip_norm)
-    model.compile(optimizer=optimizer, loss=SequenceLoss(cfg.loss, cfg.label_smoothing),
-                  metrics=[Perplexity(), TokenAccuracy()], jit_compile=cfg.jit_compile)
+    loss = SequenceLoss(cfg.loss, cfg.label_smoothing)
+    model.compile(optimizer=optimizer, loss=loss, metrics=[Perplexity(shared_with=loss),
+                  TokenAccuracy()], jit_compile=cfg.jit_compile)
     return model
 
 
