@@ -169,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     _data_flags(p, valid=False)
     p.add_argument("--steps", type=int, default=50, help="timed training steps")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps first (tracing)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), nargs="+",
+                   help="one precision, or several measured one after another in this run "
+                        "(e.g. fp32 bf16: each one's figures and the speed-ups vs the first)")
     p.add_argument("--batch-size", type=int)
     p.set_defaults(func=commands.cmd_bench_train)
 

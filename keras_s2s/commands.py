@@ -238,13 +238,22 @@ def cmd_bench_train(args: argparse.Namespace) -> dict:
 
     from keras_s2s.bench import bench_train
 
-    if args.precision:
-        args.set.append(f"train.precision={args.precision}")
     if args.batch_size:
         args.set.append(f"train.batch_size={args.batch_size}")
-    cfg = resolve_config(args)
-    with tempfile.TemporaryDirectory() as scratch:
-        return bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup)
+    results = {}
+    for precision in args.precision or [None]:
+        overrides = [f"train.precision={precision}"] if precision else []
+        cfg = resolve_config(argparse.Namespace(**{**vars(args), "set": args.set + overrides}))
+        with tempfile.TemporaryDirectory() as scratch:
+            results[cfg.train.precision] = bench_train(cfg, args.model_dir or scratch,
+                                                       args.steps, args.warmup)
+    if len(results) == 1:
+        return next(iter(results.values()))
+    first, *others = results
+    speedups = {f"{p}_speedup_vs_{first}": round(results[p]["tgt_tokens_per_s"]
+                                                 / results[first]["tgt_tokens_per_s"], 3)
+                for p in others}
+    return {**results, **speedups}
 
 
 def cmd_bench_decode(args: argparse.Namespace) -> dict:

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from keras_s2s import cli, runs
 
 
@@ -96,3 +98,15 @@ def test_nbest_score_rescore_and_bench_decode(tiny_run, tmp_path, capsys):
     assert {"greedy_sent_per_s", "beam_sent_per_s", "eager_beam_sent_per_s",
             "saved_model_beam_sent_per_s", "saved_model_greedy_sent_per_s",
             "mean_hyp_tokens"} <= set(figures)
+
+
+def test_bench_train_measures_several_precisions_in_one_run(capsys):
+    assert cli.main(["bench", "train", "--preset", "tiny", "--steps", "3", "--warmup", "1",
+                     "--precision", "fp32", "bf16", "--json"]) == 0
+    figures = last_json(capsys.readouterr().out)
+    for precision in ("fp32", "bf16"):
+        run = figures[precision]
+        assert run["precision"] == precision and run["tgt_tokens_per_s"] > 0
+        assert 0 < run["mfu"] < 1 and 0 <= run["padding_fraction"] < 1
+    assert figures["bf16_speedup_vs_fp32"] == pytest.approx(
+        figures["bf16"]["tgt_tokens_per_s"] / figures["fp32"]["tgt_tokens_per_s"], abs=1e-3)

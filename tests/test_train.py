@@ -132,3 +132,23 @@ def test_bf16_keeps_cell_state_float32_and_tracks_fp32():
     b = tf.nn.log_softmax(bf16({SOURCE: src, TARGET_IN: tin}))
     assert b.dtype == tf.float32
     np.testing.assert_allclose(a, b, atol=0.05)
+
+
+def test_perplexity_shares_the_losss_softmax_and_agrees_with_it():
+    from keras_s2s.train import trainer
+
+    cfg = resolve("tiny")
+    model = build_seq2seq(cfg.model, 10, 12)
+    trainer.compile_model(model, cfg.train)
+    x = {SOURCE: np.array([[4, 5, 6, 3, 0], [7, 3, 0, 0, 0]], "int32"),
+         TARGET_IN: np.array([[2, 4, 5, 6], [2, 8, 0, 0]], "int32")}
+    y = np.array([[4, 5, 6, 3], [8, 3, 0, 0]], "int32")
+    graph = tf.function(model.train_step).get_concrete_function((x, y)).graph
+    kinds = [op.type for op in graph.get_operations()]
+    assert kinds.count("SparseSoftmaxCrossEntropyWithLogits") == 1
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["perplexity"] == pytest.approx(np.exp(logs["loss"]), rel=1e-5)
+    logits = model(x).numpy()
+    true_logit = np.take_along_axis(logits, y[..., None], -1)[..., 0]
+    right = (true_logit >= logits.max(-1))[y > 0]
+    assert logs["token_accuracy"] == pytest.approx(right.mean(), rel=1e-6)
