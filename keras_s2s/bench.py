@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from keras_s2s import runs
 from keras_s2s.config import Config, ModelConfig
-from keras_s2s.constants import SOURCE
+from keras_s2s.constants import BOS_ID, SOURCE
 from keras_s2s.data.pipeline import dataset_from_corpus, make_dataset
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train import trainer
@@ -113,6 +113,24 @@ def sentences_per_s(fn, batches: list[list[str]]) -> tuple[float, list[str]]:
     return sum(map(len, batches)) / (time.perf_counter() - start), outputs
 
 
+def step_floor_ms(translator, texts: list[str], beam_size: int, repeats: int = 30) -> float:
+    """Milliseconds of one compiled decoder step over `len(texts) × beam_size` rows.
+
+    Every search step pays this arithmetic (embedding, LSTM cells, the `[rows, H] @ [H, V]`
+    projection, log-softmax), in graph or eagerly; only the search logic around it differs.
+    """
+    states = translator.encoder_states(tf.constant(texts))
+    states = tuple(tf.repeat(s, beam_size, axis=0) for s in states)  # [b * beam, H] each
+    tokens = tf.fill([beam_size * len(texts)], BOS_ID)
+    step = tf.function(translator.step)
+    step(tokens, states)[0].numpy()  # trace
+    start = time.perf_counter()
+    for _ in range(repeats):
+        log_probs, _ = step(tokens, states)
+    log_probs.numpy()
+    return (time.perf_counter() - start) / repeats * 1000
+
+
 def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_size: int,
                  limit: int, export_dir: str) -> dict:
     """Greedy and beam decoding speed: in-graph, from the exported SavedModel, and eager.
@@ -120,7 +138,7 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
     Returns:
         `greedy_sent_per_s`, `beam_sent_per_s`, `eager_beam_sent_per_s`,
         `saved_model_greedy_sent_per_s`, `saved_model_beam_sent_per_s`, `mean_hyp_tokens`,
-        target tokens/s and the ratios the targets are stated in.
+        target tokens/s, the ratios the targets are stated in, and `step_floor_ms`.
     """
     from keras_s2s.data.corpus import iter_lines
     from keras_s2s.export.saved_model import export_saved_model, load_saved_model
@@ -170,4 +188,5 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
         "mean_hyp_tokens": round(mean_beam, 2), "mean_greedy_hyp_tokens": round(mean_greedy, 2),
         "beam_cost_vs_greedy": round(greedy / in_graph, 2),
         "in_graph_speedup_vs_eager": round(in_graph_same / eager, 1),
+        "step_floor_ms": round(step_floor_ms(translator, batches[0], beam_size), 2),
     }

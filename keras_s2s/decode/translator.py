@@ -76,6 +76,11 @@ class Translator(tf.Module):
         `[b, H]`, for one model): the sentence representations of the paper's Figure 2."""
         return self._encode(self.source_ids(text))
 
+    @property
+    def step(self) -> StepFn:
+        """The model's `(tokens [b], states) → (log_probs [b, V], states)` search step."""
+        return self._step
+
     def _limits(self, src_ids: tf.Tensor) -> tf.Tensor:
         return max_target_lengths(src_ids, self._decode.max_len_a, self._decode.max_len_b)
 
