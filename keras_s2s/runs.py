@@ -246,11 +246,16 @@ def load_translator(model_dirs: str | Path | Sequence[str | Path],
                       decode or first.decode, trackables=tuple(models))
 
 
+def _run_dirs(model_dirs: str | Path | Sequence[str | Path]) -> list[str | Path]:
+    """One run directory or several, as a list."""
+    return [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
+
+
 def _load_members(model_dirs: str | Path | Sequence[str | Path]
                   ) -> tuple[Config, list[keras.Model], Tokenizer, Tokenizer]:
     """One run or an ensemble's runs (checked compatible): the first run's config, the
     models, and the tokenizers they share."""
-    dirs = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
+    dirs = _run_dirs(model_dirs)
     _check_compatible(dirs)
     loaded = [load_model(model_dir) for model_dir in dirs]
     first, _, src_tok, tgt_tok = loaded[0]
@@ -287,8 +292,7 @@ def export_tflite(model_dirs: str | Path | Sequence[str | Path], out: str | Path
                             beam_size or cfg.decode.beam_size, batch, trackables=tuple(models))
     flatbuffer = convert(decoder, quantize)
     tokenizers = {"src": cfg.data.src_tokenizer, "tgt": cfg.data.tgt_tokenizer}
-    first_dir = model_dirs if isinstance(model_dirs, (str, Path)) else model_dirs[0]
-    meta = write_bundle(out, flatbuffer, decoder, first_dir, tokenizers, quantize)
+    meta = write_bundle(out, flatbuffer, decoder, _run_dirs(model_dirs)[0], tokenizers, quantize)
     return {"tflite": str(out), "metadata": str(meta), "bytes": len(flatbuffer),
             "max_src_len": max_src_len, "max_tgt_len": decoder.max_tgt_len,
             "beam_size": decoder.beam_size, "quantization": quantize}

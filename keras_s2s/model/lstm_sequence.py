@@ -58,8 +58,7 @@ def _sequence_fn(masked: bool):
                                  [tf.shape(recurrent)[1], -1])
             d_recurrent = tf.matmul(h_flat, dz_flat, transpose_b=True)
             dz = tf.cast(dz, tf.float32)  # z is float32 (the cast of a bf16 matmul under bf16)
-            grads = [dz, dh0, dc0, d_recurrent]
-            return grads + [tf.zeros_like(keep)] if masked else grads
+            return [dz, dh0, dc0, d_recurrent] + ([None] if masked else [])  # keep: no grad
 
         return (hs, cs[-1]), grad
 
@@ -101,18 +100,18 @@ def _backward(d_hs, d_c_last, cs, c_prev, sig, g, recurrent, keep):
 
     def body(t, dh, dc, dzs):
         dh = dh + d_hs[t]
-        i, f, _, o = tf.split(sig[t], 4, axis=0)
-        d_sig = tf.split(sig[t] * (1.0 - sig[t]), 4, axis=0)  # σ' of each gate, in two ops
+        sig_t = sig[t]  # [4H, b]
+        i, f, _, o = tf.split(sig_t, 4, axis=0)
+        d_sig = tf.split(sig_t * (1.0 - sig_t), 4, axis=0)  # σ' of each gate, in two ops
         g_t, c_prev_t = g[t], c_prev[t]
         dh_new, dc_new = dh, dc
         if keep is not None:  # padded steps pass dh, dc through untouched
             k = keep[t]
             dh_new, dc_new = k * dh, k * dc
         tanh_c = tf.tanh(cs[t])
-        dh_tanh = dh_new * tanh_c
         dc_total = dc_new + dh_new * o * (1.0 - tanh_c * tanh_c)
         dz = tf.cast(tf.concat([dc_total * g_t * d_sig[0], dc_total * c_prev_t * d_sig[1],
-                                dc_total * i * (1.0 - g_t * g_t), dh_tanh * d_sig[3]], 0),
+                                dc_total * i * (1.0 - g_t * g_t), dh_new * tanh_c * d_sig[3]], 0),
                      dtype)  # [4H, b]
         dh_prev = tf.cast(tf.matmul(recurrent, dz), tf.float32)  # [H, b]
         dc_prev = dc_total * f
