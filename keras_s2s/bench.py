@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import resource
 import time
+from typing import Callable
 
 import keras
 import tensorflow as tf
 
 from keras_s2s import runs
 from keras_s2s.config import Config, ModelConfig
-from keras_s2s.constants import BOS_ID, SOURCE
+from keras_s2s.constants import (
+    BOS_ID,
+    INPUT_BEAM_SIZE,
+    INPUT_N_BEST,
+    INPUT_TEXT,
+    OUTPUT_LOG_PROBS,
+    OUTPUT_SCORES,
+    OUTPUT_TRANSLATIONS,
+    SIG_TRANSLATE_NBEST,
+    SOURCE,
+)
 from keras_s2s.data.pipeline import dataset_from_corpus, make_dataset
+from keras_s2s.driver import Driver, SavedModelBackend, TranslatorBackend
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train import trainer
 from keras_s2s.train.distribute import make_strategy, precision_scope
@@ -103,14 +115,33 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> di
     }
 
 
-def sentences_per_s(fn, batches: list[list[str]]) -> tuple[float, list[str]]:
-    """Sentences/s of `fn(list of strings) → list of outputs` after one warm-up call."""
-    fn(batches[0])
-    outputs: list[str] = []
+def sentences_per_s(translate: Callable[[list[str]], list[str]], texts: list[str],
+                    warmup: list[str]) -> tuple[float, list[str]]:
+    """Sentences/s of `translate(texts) → outputs`, after one untimed call on `warmup`."""
+    translate(warmup)
     start = time.perf_counter()
-    for batch in batches:
-        outputs += fn(batch)
-    return sum(map(len, batches)) / (time.perf_counter() - start), outputs
+    outputs = translate(texts)
+    return len(texts) / (time.perf_counter() - start), outputs
+
+
+class EagerSearch:
+    """A back end that runs the Translator's beam search eagerly, outside `tf.function`: a
+    `tf.while_loop` there is a Python loop over eager steps (the benchmark's baseline)."""
+
+    description = "eager beam search"
+
+    def __init__(self, translator):
+        self.translator = translator
+
+    def call(self, signature: str, inputs: dict) -> dict:
+        if signature != SIG_TRANSLATE_NBEST:
+            raise ValueError(f"EagerSearch runs {SIG_TRANSLATE_NBEST} only; received "
+                             f"{signature!r}.")
+        words, scores, log_probs = self.translator.search(
+            tf.constant(inputs[INPUT_TEXT]), tf.constant(inputs[INPUT_BEAM_SIZE]),
+            tf.constant(inputs[INPUT_N_BEST]))
+        return {OUTPUT_TRANSLATIONS: words.numpy(), OUTPUT_SCORES: scores.numpy(),
+                OUTPUT_LOG_PROBS: log_probs.numpy()}
 
 
 def step_floor_ms(translator, texts: list[str], beam_size: int, repeats: int = 30) -> float:
@@ -133,7 +164,8 @@ def step_floor_ms(translator, texts: list[str], beam_size: int, repeats: int = 3
 
 def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_size: int,
                  limit: int, export_dir: str) -> dict:
-    """Greedy and beam decoding speed: in-graph, from the exported SavedModel, and eager.
+    """Greedy and beam decoding speed: in-graph, from the exported SavedModel, and eager,
+    each through a `Driver` (length-sorted batches of `batch_size`).
 
     Returns:
         `greedy_sent_per_s`, `beam_sent_per_s`, `eager_beam_sent_per_s`,
@@ -141,36 +173,27 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
         target tokens/s, the ratios the targets are stated in, and `step_floor_ms`.
     """
     from keras_s2s.data.corpus import iter_lines
-    from keras_s2s.export.saved_model import export_saved_model, load_saved_model
+    from keras_s2s.export.saved_model import export_saved_model
 
     texts = [line for _, line in zip(range(limit), iter_lines(src_path))]
-    batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+    warmup = texts[:batch_size]
     translator = runs.load_translator(model_dirs)
-    beam = tf.constant(beam_size)
-    one = tf.constant(1)
+    drivers = {"in_graph": Driver(TranslatorBackend(translator), batch_size),
+               "eager": Driver(EagerSearch(translator), batch_size),
+               "saved_model": Driver(SavedModelBackend(
+                   export_saved_model(translator, export_dir, "bench")), batch_size)}
 
-    def decoded(out, key="translations"):
-        values = out[key].numpy()
-        return [v[0] if values.ndim == 2 else v for v in values]
+    def rate(driver: str, beam: int, sentences: list[str]) -> tuple[float, list[str]]:
+        return sentences_per_s(lambda t: drivers[driver].translate(t, beam)[0], sentences,
+                               warmup[:2] if driver == "eager" else warmup)
 
-    def nbest(b):
-        return decoded(translator.translate_nbest(tf.constant(b), beam, one))
-
-    greedy, greedy_out = sentences_per_s(
-        lambda b: decoded(translator.translate_greedy(tf.constant(b)), "translation"), batches)
-    in_graph, beam_out = sentences_per_s(nbest, batches)
-    # The same search, run eagerly: tf.while_loop outside tf.function is a Python loop.
-    # It is slow, so it gets the first two batches only, and so does the ratio's in-graph side.
-    eager, _ = sentences_per_s(
-        lambda b: [w[0] for w in translator.search(tf.constant(b), beam, one)[0].numpy()],
-        batches[:2])
-    in_graph_same, _ = sentences_per_s(nbest, batches[:2])
-    loaded = load_saved_model(export_saved_model(translator, export_dir, "bench"))
-    signatures = loaded.signatures
-    saved_greedy, _ = sentences_per_s(lambda b: decoded(signatures["translate_greedy"](
-        text=tf.constant(b)), "translation"), batches)
-    saved_beam, _ = sentences_per_s(lambda b: decoded(signatures["translate_nbest"](
-        text=tf.constant(b), beam_size=beam, n_best=one)), batches)
+    greedy, greedy_out = rate("in_graph", 1, texts)
+    in_graph, beam_out = rate("in_graph", beam_size, texts)
+    # The eager loop is slow: it gets two batches only, and so does the ratio's in-graph side.
+    eager, _ = rate("eager", beam_size, texts[:2 * batch_size])
+    in_graph_same, _ = rate("in_graph", beam_size, texts[:2 * batch_size])
+    saved_greedy, _ = rate("saved_model", 1, texts)
+    saved_beam, _ = rate("saved_model", beam_size, texts)
 
     def tokens(outputs):  # target tokens per hypothesis, </s> included
         lengths = translator.tgt_tokenizer.tokenize(tf.constant(outputs)).row_lengths()
@@ -188,5 +211,5 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
         "mean_hyp_tokens": round(mean_beam, 2), "mean_greedy_hyp_tokens": round(mean_greedy, 2),
         "beam_cost_vs_greedy": round(greedy / in_graph, 2),
         "in_graph_speedup_vs_eager": round(in_graph_same / eager, 1),
-        "step_floor_ms": round(step_floor_ms(translator, batches[0], beam_size), 2),
+        "step_floor_ms": round(step_floor_ms(translator, warmup, beam_size), 2),
     }

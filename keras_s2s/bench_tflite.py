@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
-import tensorflow as tf
-
 from keras_s2s import runs
 from keras_s2s.bench import sentences_per_s
+from keras_s2s.constants import QUANTIZATIONS
+from keras_s2s.driver import Driver, SavedModelBackend
 from keras_s2s.evaluation import bleu, bleu_signature
-from keras_s2s.export.tflite import QUANTIZATIONS
 
 
 def _saved_model_outputs(model_dir: str, beam_size: int, texts: list[str], scratch: Path
                          ) -> dict[str, tuple[list[str], float]]:
     """Greedy and beam translations (and sentences/s, one at a time) of the run's reloaded
     SavedModel."""
-    from keras_s2s.export.saved_model import export_saved_model, load_saved_model
+    from keras_s2s.export.saved_model import export_saved_model
 
-    cfg = runs.load_config(model_dir)
-    decode = dataclasses.replace(cfg.decode, beam_size=beam_size)
-    path = export_saved_model(runs.load_translator(model_dir, decode), scratch / "saved_model",
-                              "bench", 1)
-    loaded = load_saved_model(path)
+    path = export_saved_model(runs.load_translator(model_dir), scratch / "saved_model", "bench")
+    driver = Driver(SavedModelBackend(path), batch_size=1)  # one at a time, as an app calls
     out = {}
-    for name, signature in (("greedy", "translate_greedy"), ("beam", "translate")):
-        fn = loaded.signatures[signature]
-        rate, hyps = sentences_per_s(
-            lambda b: [t.decode("utf-8") for t in fn(text=tf.constant(b))["translation"].numpy()],
-            [[text] for text in texts])
+    for name, beam in (("greedy", 1), ("beam", beam_size)):
+        rate, hyps = sentences_per_s(lambda t: driver.translate(t, beam)[0], texts, texts[:1])
         out[name] = (hyps, rate)
     return out
 
@@ -64,8 +56,8 @@ def bench_tflite(model_dir: str, src_path: str, ref_path: str, beam_size: int,
         lite = TFLiteTranslator(out, truncate=True)
         row = {"bytes": exported["bytes"]}
         for name, beam in (("greedy", False), ("beam", True)):
-            rate, hyps = sentences_per_s(lambda b: lite.translate(b, beam),
-                                         [[text] for text in texts])
+            rate, hyps = sentences_per_s(
+                lambda t: [lite.translate([text], beam)[0] for text in t], texts, texts[:1])
             same = sum(a == b for a, b in zip(hyps, saved[name][0])) / len(texts)
             row.update({f"{name}_bleu": bleu(hyps, refs),
                         f"{name}_sent_per_s": round(rate, 2),

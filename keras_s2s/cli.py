@@ -8,6 +8,7 @@ import os
 import sys
 
 from keras_s2s import commands, commands_eval  # light: TF is imported inside each command
+from keras_s2s.driver import BackendError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter quiet
 
@@ -48,13 +49,34 @@ def _served_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON line of figures last")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (refused before any model is loaded)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1; received: {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1; received: {value}")
+    return value
+
+
 def _decode_flags(parser: argparse.ArgumentParser, required: bool = False) -> None:
     parser.add_argument("--model-dir", nargs="+", required=required,
                         help="run directory; several = an ensemble (log-probs averaged)")
     parser.add_argument("--json", action="store_true", help="print one JSON line of figures last")
-    parser.add_argument("--beam-size", type=int, help="beam width (default: the run's decode."
-                        "beam_size); 1 = greedy")
+    parser.add_argument("--beam-size", type=positive_int, help="beam width (default: the "
+                        "run's decode.beam_size); 1 = greedy")
     parser.add_argument("--length-penalty", type=float, help="GNMT alpha (0 = the paper)")
+
+
+def _backend_flags(parser: argparse.ArgumentParser, batch_size: int = 64) -> None:
+    """The model to decode with, one of three back ends, and how to batch."""
+    _decode_flags(parser)
+    parser.add_argument("--saved-model", help="an exported SavedModel (version folder or base)")
+    parser.add_argument("--server", metavar="HOST:PORT", help="TF Serving's gRPC address")
+    parser.add_argument("--model-name", default="keras_s2s", help="the served model's name")
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
+                        help="sentences per call, in length-sorted batches")
 
 
 def _tflite_flags(parser: argparse.ArgumentParser) -> None:
@@ -90,29 +112,24 @@ def build_parser() -> argparse.ArgumentParser:
                               "BLEU (detokenized, tokenized), chrF, perplexity")):
         p = sub.add_parser(name, help=text)
         _config_flags(p)
-        _decode_flags(p)
-        p.add_argument("--saved-model", help="an exported SavedModel (version folder or base)")
-        p.add_argument("--batch-size", type=int, default=64)
+        _backend_flags(p)
         if name == "translate":
             p.add_argument("--input", help="read sentences from this file instead of stdin")
-            p.add_argument("--n-best", type=int, help="print N hypotheses per sentence "
-                           "(Moses format 'i ||| hypothesis ||| score')")
-            p.add_argument("--server", help="HOST:PORT of TF Serving (gRPC) to translate with")
-            p.add_argument("--model-name", default="keras_s2s", help="the served model name")
+            p.add_argument("--n-best", type=positive_int, help="print N hypotheses per "
+                           "sentence (Moses format 'i ||| hypothesis ||| score')")
         else:
             p.add_argument("--src", help="source sentences (default: the built-in test split)")
             p.add_argument("--ref", help="reference translations, line-aligned with --src")
         p.set_defaults(func=func)
 
     p = sub.add_parser("score", help="log p(target | source) of given sentence pairs")
-    _decode_flags(p, required=True)
+    _backend_flags(p)
     p.add_argument("--src", required=True)
     p.add_argument("--tgt", required=True)
-    p.add_argument("--batch-size", type=int, default=64)
     p.set_defaults(func=commands_eval.cmd_score)
 
     p = sub.add_parser("rescore", help="re-rank a Moses n-best list with the model (paper §3.3)")
-    _decode_flags(p, required=True)
+    _backend_flags(p)
     p.add_argument("--src", required=True, help="the source sentences")
     p.add_argument("--nbest", required=True, help="'i ||| hypothesis ||| score' lines")
     p.add_argument("--weight", type=float, default=0.5, help="share of the n-best's own score")
@@ -178,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = bench.add_parser("decode", help="greedy/beam sentences/s: in-graph, SavedModel, eager")
     _decode_flags(p, required=True)
     p.add_argument("--src", required=True, help="source sentences to translate")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--limit", type=int, default=256, help="sentences to use from --src")
     p.set_defaults(func=commands.cmd_bench_decode)
 
@@ -209,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         figures = args.func(args)
-    except (ValueError, OSError, FloatingPointError) as err:
+    except (ValueError, OSError, FloatingPointError, BackendError) as err:
         print(f"keras-s2s {args.command}: error: {err}", file=sys.stderr)
         return 2
     if getattr(args, "json", False) or args.command == "demo":

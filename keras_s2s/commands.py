@@ -113,39 +113,29 @@ def translator_from_args(args: argparse.Namespace):
     return runs.load_translator(dirs, _decode_config(args, runs.load_config(dirs[0]).decode))
 
 
-def _translate_fn(args: argparse.Namespace):
-    """The `text → {translation, log_prob}` function of a SavedModel or of run directories.
+def open_driver(args: argparse.Namespace):
+    """The `Driver` of the one back end the flags name: `--model-dir` (a run, or several as an
+    ensemble), `--saved-model` (an export) or `--server` (TF Serving over gRPC)."""
+    from keras_s2s.driver import Driver, SavedModelBackend, ServerBackend, TranslatorBackend
 
-    The closures keep the loaded object alive: a `tf.function` holds its owner weakly.
-    """
-    if getattr(args, "server", None):
-        return _server_fn(args)
-    if args.saved_model:
-        from keras_s2s.export.saved_model import load_saved_model
-
-        loaded = load_saved_model(args.saved_model)
-        return lambda text: loaded.signatures["serving_default"](text=text)
-    if not args.model_dir:
-        raise ValueError("Pass --saved-model DIR (an export) or --model-dir DIR (a run).")
-    translator = translator_from_args(args)
-    return lambda text: translator.translate(text)
-
-
-def _server_fn(args: argparse.Namespace):
-    """`text → {translation, log_prob}` over gRPC to TF Serving (or the local server)."""
-    import tensorflow as tf
-
-    from serving.client import predict
-
-    host, _, port = args.server.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--server takes HOST:PORT; received: {args.server!r}.")
-
-    def call(text):
-        texts = [t.decode("utf-8") for t in text.numpy()]
-        out = predict({"text": texts}, host, int(port), args.model_name)
-        return {key: tf.constant(value) for key, value in out.items()}
-    return call
+    given = [flag for flag, value in (("--model-dir", args.model_dir),
+                                      ("--saved-model", getattr(args, "saved_model", None)),
+                                      ("--server", getattr(args, "server", None))) if value]
+    if len(given) != 1:
+        raise ValueError("Pass exactly one of --model-dir DIR (a run), --saved-model DIR (an "
+                         "export) or --server HOST:PORT (TF Serving); received: "
+                         f"{', '.join(given) or 'none'}.")
+    if getattr(args, "length_penalty", None) is not None and not args.model_dir:
+        raise ValueError("--length-penalty works with --model-dir only: an export's length "
+                         "penalty is fixed when it is exported (`keras-s2s export "
+                         "--length-penalty A`).")
+    if args.model_dir:
+        backend = TranslatorBackend(translator_from_args(args))
+    elif getattr(args, "saved_model", None):
+        backend = SavedModelBackend(args.saved_model)
+    else:
+        backend = ServerBackend(args.server, args.model_name)
+    return Driver(backend, args.batch_size)
 
 
 def cmd_serve(args: argparse.Namespace) -> dict:
@@ -161,41 +151,26 @@ def cmd_bench_serve(args: argparse.Namespace) -> dict:
     return bench_serve(args.base, args.name, args.clients, args.requests, args.src)
 
 
-def _print_nbest(translator, texts: list[str], beam: int, n_best: int, batch_size: int) -> None:
-    """Prints `n_best` hypotheses per sentence in Moses format: `i ||| hypothesis ||| score`."""
-    for i in range(0, len(texts), batch_size):
-        out = translator.translate_nbest(tf_strings(texts[i:i + batch_size]), beam, n_best)
-        for j, (hyps, scores) in enumerate(zip(out["translations"].numpy(),
-                                               out["scores"].numpy())):
-            for hyp, score in zip(hyps, scores):
-                print(f"{i + j} ||| {hyp.decode('utf-8')} ||| {score:.4f}")
-
-
 def cmd_translate(args: argparse.Namespace) -> dict:
-    from keras_s2s.decode.translator import translate_all
+    """1-best translations, one per line, or n-best lists as `i ||| hypothesis ||| score`."""
+    from keras_s2s.config import DecodeConfig
 
     n_best = args.n_best or 1
-    if n_best > 1 and args.saved_model:
-        raise ValueError("--n-best works with --model-dir; the SavedModel's n-best is its "
-                         "translate_nbest signature.")
-    # Load first: a bad model path fails fast, before waiting on stdin.
-    translator = translator_from_args(args) if n_best > 1 else None
-    translate_fn = None if translator else _translate_fn(args)
+    if args.n_best and args.beam_size and args.n_best > args.beam_size:
+        raise ValueError(f"--n-best {args.n_best} needs a beam at least as wide; received "
+                         f"--beam-size {args.beam_size}.")
+    driver = open_driver(args)  # first: a bad model path fails before waiting on stdin
     texts = _read_input(args.input)
     start = time.time()
-    if translator is not None:
-        beam = max(n_best, args.beam_size or translator.decode_config.beam_size)
-        _print_nbest(translator, texts, beam, n_best, args.batch_size)
+    if args.n_best:
+        beam = args.beam_size or max(n_best, DecodeConfig().beam_size)
+        for i, hyps in enumerate(driver.nbest(texts, n_best, beam)):
+            for hyp in hyps:
+                print(f"{i} ||| {hyp.text} ||| {hyp.score:.4f}")
     else:
-        for line in translate_all(translate_fn, texts, args.batch_size)[0]:
+        for line in driver.translate(texts, args.beam_size)[0]:
             print(line)
     return {"sentences": len(texts), "seconds": round(time.time() - start, 2)}
-
-
-def tf_strings(texts: list[str]):
-    import tensorflow as tf
-
-    return tf.constant(texts, dtype=tf.string)
 
 
 def cmd_export(args: argparse.Namespace) -> dict:

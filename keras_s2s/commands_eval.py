@@ -5,22 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_s2s.commands import resolve_config, tf_strings, translator_from_args
+from keras_s2s.commands import open_driver, resolve_config
 
 
 def cmd_score(args: argparse.Namespace) -> dict:
+    """Prints `log p(target | source)` of each line pair."""
     from keras_s2s.data.corpus import read_parallel
 
-    translator = translator_from_args(args)
+    driver = open_driver(args)
     pairs = read_parallel(args.src, args.tgt)
-    total = 0.0
-    for i in range(0, len(pairs), args.batch_size):
-        chunk = pairs[i:i + args.batch_size]
-        out = translator.score(tf_strings([s for s, _ in chunk]), tf_strings([t for _, t in chunk]))
-        for value in out["log_prob"].numpy():
-            print(f"{value:.4f}")
-            total += float(value)
-    return {"sentences": len(pairs), "total_log_prob": round(total, 4)}
+    log_probs, tokens = driver.score([s for s, _ in pairs], [t for _, t in pairs])
+    for value in log_probs:
+        print(f"{value:.4f}")
+    return {"sentences": len(pairs), "total_log_prob": round(sum(log_probs), 4),
+            "target_tokens": sum(tokens)}
 
 
 def read_nbest(path: str) -> list[list[tuple[str, float]]]:
@@ -42,19 +40,21 @@ def read_nbest(path: str) -> list[list[tuple[str, float]]]:
 
 
 def cmd_rescore(args: argparse.Namespace) -> dict:
+    import numpy as np
+
     from keras_s2s.data.corpus import iter_lines
     from keras_s2s.decode.scoring import rescore
 
-    translator = translator_from_args(args)
+    driver = open_driver(args)
     sources = list(iter_lines(args.src))
     candidates = read_nbest(args.nbest)
     if len(candidates) > len(sources):
         raise ValueError(f"{args.nbest} has n-best lists for {len(candidates)} sentences but "
                          f"{args.src} has {len(sources)} lines.")
-    model_scores = []
-    for source, hyps in zip(sources, candidates):
-        out = translator.score(tf_strings([source] * len(hyps)), tf_strings([h for h, _ in hyps]))
-        model_scores.append(out["log_prob"].numpy().tolist())
+    pairs = [(source, hyp) for source, hyps in zip(sources, candidates) for hyp, _ in hyps]
+    flat, _ = driver.score([s for s, _ in pairs], [h for _, h in pairs])  # all in batches
+    ends = np.cumsum([len(hyps) for hyps in candidates])
+    model_scores = [flat[end - len(hyps):end] for end, hyps in zip(ends, candidates)]
     for ranked in rescore(candidates, model_scores, args.weight):
         print(ranked[0][0] if ranked else "")
     return {"sentences": len(candidates)}
@@ -81,17 +81,12 @@ def held_out_pairs(args: argparse.Namespace, cfg=None) -> list[tuple[str, str]]:
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
     """BLEU (detokenized and tokenized), chrF and perplexity of a run or an export."""
-    from keras_s2s.assess import Decoder, evaluate, format_figures
+    from keras_s2s.assess import evaluate, format_figures
 
-    if args.saved_model:
-        decoder = Decoder.from_saved_model(args.saved_model)
-    elif args.model_dir:
-        decoder = Decoder.from_translator(translator_from_args(args))
-    else:
-        raise ValueError("Pass --saved-model DIR (an export) or --model-dir DIR (a run).")
+    driver = open_driver(args)
     pairs = held_out_pairs(args)
-    figures = evaluate(decoder, [s for s, _ in pairs], [t for _, t in pairs],
-                       args.beam_size or 5, args.batch_size)
+    figures = evaluate(driver, [s for s, _ in pairs], [t for _, t in pairs],
+                       args.beam_size or 5)
     print(format_figures(figures), file=sys.stderr)
     return figures
 

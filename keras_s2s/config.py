@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import yaml
 
-TOKENIZERS = ("word", "space", "char", "sentencepiece")
+# The allowed values of every choice key, each listed once: `validate` checks the config
+# against them and the CLI builds its `choices=` from them (`typing.get_args`).
+TokenizerKind = Literal["word", "space", "char", "sentencepiece"]
+OnBadLine = Literal["error", "skip"]
+LSTMKind = Literal["fast", "keras"]
+Optimizer = Literal["adam", "sgd"]
+LossKind = Literal["token_mean", "sentence_sum"]
+Schedule = Literal["constant", "paper"]
+Strategy = Literal["auto", "mirrored", "multi-worker", "one-device"]
+Precision = Literal["fp32", "bf16", "fp16"]
+TOKENIZERS: tuple[str, ...] = typing.get_args(TokenizerKind)
+
+
+def positive(default: int | float) -> Any:
+    """A numeric field that must be > 0 (checked by `validate`, next to the field)."""
+    return dataclasses.field(default=default, metadata={"positive": True})
 
 
 class ConfigError(ValueError):
@@ -36,17 +52,17 @@ class DataConfig:
     tgt_lang: str = "fr"
     tsv_src_column: int = 0  # 0-based TSV columns of source and target
     tsv_tgt_column: int = 1
-    on_bad_line: str = "error"  # "error" stops at an undecodable line; "skip" counts and skips it
+    on_bad_line: OnBadLine = "error"  # "error": stop at an undecodable line; "skip": count it
     # "word": words and punctuation (spacing restored on output); "space": whitespace only
     # (pre-tokenized text); "char": Unicode characters; "sentencepiece": subwords.
-    src_tokenizer: str = "word"
-    tgt_tokenizer: str = "word"
-    src_vocab_size: int = 8000  # the N most frequent source pieces, reserved tokens included
-    tgt_vocab_size: int = 8000
+    src_tokenizer: TokenizerKind = "word"
+    tgt_tokenizer: TokenizerKind = "word"
+    src_vocab_size: int = positive(8000)  # the N most frequent pieces, reserved tokens included
+    tgt_vocab_size: int = positive(8000)
     reverse_source: bool = True  # the paper's trick: feed the source backwards
-    max_src_len: int = 50  # longer pairs are filtered out of training (and counted)
-    max_tgt_len: int = 50
-    bucket_width: int = 3  # batches group pairs whose src and tgt lengths agree to this width
+    max_src_len: int = positive(50)  # longer pairs are filtered out of training (and counted)
+    max_tgt_len: int = positive(50)
+    bucket_width: int = positive(3)  # a batch holds pairs whose src and tgt lengths agree to this
     batch_tokens: int = 0  # >0: size batches by tokens instead of train.batch_size sentences
     shuffle_buffer: int = 20000  # pairs shuffled with the run's seed before bucketing
     deterministic: bool = True  # tf.data keeps element order (reproducible batches)
@@ -56,32 +72,32 @@ class DataConfig:
 class ModelConfig:
     """Sizes of the stacked-LSTM encoder and decoder."""
 
-    embedding_dim: int = 256
-    hidden_dim: int = 512
-    num_layers: int = 2  # per side; encoder layer i initialises decoder layer i
+    embedding_dim: int = positive(256)
+    hidden_dim: int = positive(512)
+    num_layers: int = positive(2)  # per side; encoder layer i initialises decoder layer i
     dropout: float = 0.0
     init_scale: float = 0.0  # >0: every weight ~ U(-s, s) as in the paper (0.08); 0: Keras defaults
     peephole: bool = False  # the paper's (Graves) LSTM with peephole connections
-    lstm: str = "fast"  # "fast": input projections in one matmul (CPU); "keras": keras.layers.LSTM
+    lstm: LSTMKind = "fast"  # "fast": inputs projected in one matmul (CPU); "keras": keras LSTM
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings for `model.fit`."""
 
-    epochs: float = 10.0  # a fraction trains part of the last epoch (the paper: 7.5)
-    batch_size: int = 64  # sentences per batch, over all replicas
-    optimizer: str = "adam"  # "adam" or "sgd"
+    epochs: float = positive(10.0)  # a fraction trains part of the last epoch (the paper: 7.5)
+    batch_size: int = positive(64)  # sentences per batch, over all replicas
+    optimizer: Optimizer = "adam"
     learning_rate: float = 0.002
-    schedule: str = "constant"  # "constant", or "paper": halve every decay_every epochs ...
+    schedule: Schedule = "constant"  # "paper": halve every decay_every epochs ...
     decay_start_epoch: float = 5.0  # ... from this epoch on
     decay_every: float = 0.5
     clip_norm: float = 5.0  # g ← clip·g/‖g‖ when the global norm of the summed gradient exceeds it
-    loss: str = "token_mean"  # "token_mean" or "sentence_sum" (paper: sum per sentence / batch)
+    loss: LossKind = "token_mean"  # "sentence_sum": the paper (sum per sentence / batch)
     label_smoothing: float = 0.0
-    checkpoint_every: int = 200  # steps between checkpoints (a killed run loses at most these)
-    strategy: str = "auto"  # "auto", "mirrored", "multi-worker" or "one-device"
-    precision: str = "fp32"  # "fp32", "bf16" or "fp16" (softmax and loss stay fp32)
+    checkpoint_every: int = positive(200)  # steps between checkpoints (a kill loses at most these)
+    strategy: Strategy = "auto"  # "auto": multi-worker when TF_CONFIG names several workers
+    precision: Precision = "fp32"  # mixed bf16/fp16: softmax and loss stay fp32
     jit_compile: bool = False  # XLA-compile the train step (one compilation per batch shape)
 
 
@@ -89,11 +105,11 @@ class TrainConfig:
 class DecodeConfig:
     """Search settings; at most `max_len_a * source_length + max_len_b` target tokens."""
 
-    beam_size: int = 5  # the `translate` signature's beam (1 = greedy); the paper used 12
+    beam_size: int = positive(5)  # the `translate` signature's beam (1 = greedy); paper: 12
     length_penalty: float = 0.0  # GNMT alpha; 0 is the paper's plain log-probability
     max_len_a: float = 1.5
     max_len_b: int = 10
-    max_src_len: int = 200  # longer inputs are cut to this many tokens when translating
+    max_src_len: int = positive(200)  # longer inputs are cut to this many tokens (translating)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,35 +216,27 @@ def from_dict(values: Mapping[str, Any]) -> Config:
 
 
 def validate(cfg: Config) -> Config:
-    """Rejects values that would fail later with an obscure error."""
-    choices = {
-        "data.src_tokenizer": (cfg.data.src_tokenizer, TOKENIZERS),
-        "data.tgt_tokenizer": (cfg.data.tgt_tokenizer, TOKENIZERS),
-        "data.on_bad_line": (cfg.data.on_bad_line, ("error", "skip")),
-        "model.lstm": (cfg.model.lstm, ("fast", "keras")),
-        "train.optimizer": (cfg.train.optimizer, ("adam", "sgd")),
-        "train.loss": (cfg.train.loss, ("token_mean", "sentence_sum")),
-        "train.schedule": (cfg.train.schedule, ("constant", "paper")),
-        "train.strategy": (cfg.train.strategy, ("auto", "mirrored", "multi-worker", "one-device")),
-        "train.precision": (cfg.train.precision, ("fp32", "bf16", "fp16")),
-    }
-    for key, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise ConfigError(f"Config key '{key}' must be one of {allowed}; received: {value!r}.")
-    positive = {"model.hidden_dim": cfg.model.hidden_dim, "model.num_layers": cfg.model.num_layers,
-                "model.embedding_dim": cfg.model.embedding_dim,
-                "train.batch_size": cfg.train.batch_size, "train.epochs": cfg.train.epochs,
-                "train.checkpoint_every": cfg.train.checkpoint_every,
-                "data.bucket_width": cfg.data.bucket_width,
-                "data.max_src_len": cfg.data.max_src_len, "data.max_tgt_len": cfg.data.max_tgt_len,
-                "data.src_vocab_size": cfg.data.src_vocab_size,
-                "decode.beam_size": cfg.decode.beam_size,
-                "decode.max_src_len": cfg.decode.max_src_len,
-                "data.tgt_vocab_size": cfg.data.tgt_vocab_size}
-    for key, value in positive.items():
-        if value <= 0:
-            raise ConfigError(f"Config key '{key}' must be positive; received: {value}.")
+    """Rejects values that would fail later with an obscure error: a choice outside its
+    `Literal`, or a `positive` field that is not > 0."""
+    for section in dataclasses.fields(cfg):
+        values = getattr(cfg, section.name)
+        if not dataclasses.is_dataclass(values):
+            continue
+        hints = typing.get_type_hints(type(values))
+        for field in dataclasses.fields(values):
+            key, value = f"{section.name}.{field.name}", getattr(values, field.name)
+            allowed = choices_of(hints[field.name])
+            if allowed and value not in allowed:
+                raise ConfigError(
+                    f"Config key '{key}' must be one of {allowed}; received: {value!r}.")
+            if field.metadata.get("positive") and value <= 0:
+                raise ConfigError(f"Config key '{key}' must be positive; received: {value}.")
     return cfg
+
+
+def choices_of(hint: Any) -> tuple:
+    """The allowed values of a `Literal[...]` type (empty for any other type)."""
+    return typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
 
 
 def resolve(preset: str | None = None, config_file: str | Path | None = None,

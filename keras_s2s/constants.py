@@ -14,24 +14,29 @@ DATA_REPORT_FILE = "data_report.json"
 WEIGHTS_FILE = "model.weights.h5"
 LOG_DIR = "logs"
 
-# SavedModel signatures and their tensor names (inputs and dict outputs).
-SERVING_DEFAULT = "serving_default"
-SIG_TRANSLATE = "translate"
-INPUT_TEXT = "text"
-OUTPUT_TRANSLATION = "translation"
-OUTPUT_LOG_PROB = "log_prob"
-
 # Keras model inputs.
 SOURCE = "source"
 TARGET_IN = "target_in"
-SIG_TRANSLATE_NBEST = "translate_nbest"
-SIG_SCORE = "score"
-SIG_TRANSLATE_GREEDY = "translate_greedy"
+
+# SavedModel signatures (the served API) ...
+SERVING_DEFAULT = "serving_default"  # the same function as `translate`
+SIG_TRANSLATE = "translate"  # text → translation, log_prob (the export's configured beam)
+SIG_TRANSLATE_GREEDY = "translate_greedy"  # text → translation, log_prob
+SIG_TRANSLATE_NBEST = "translate_nbest"  # text, beam_size, n_best → translations, scores, …
+SIG_SCORE = "score"  # source, target → log_prob, num_tokens
+# ... their input tensor names ...
+INPUT_TEXT = "text"
 INPUT_BEAM_SIZE = "beam_size"
 INPUT_N_BEST = "n_best"
 INPUT_SOURCE = "source"
 INPUT_TARGET = "target"
+# ... and their output names.
+OUTPUT_TRANSLATION = "translation"
+OUTPUT_LOG_PROB = "log_prob"
 OUTPUT_TRANSLATIONS = "translations"
 OUTPUT_SCORES = "scores"
 OUTPUT_LOG_PROBS = "log_probs"
 OUTPUT_NUM_TOKENS = "num_tokens"
+
+# Post-training quantizations of `export-tflite` (dynamic-range int8 weights, float16).
+QUANTIZATIONS = ("none", "dynamic", "float16")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from keras_s2s import runs
 from keras_s2s.config import Config
-from keras_s2s.decode.translator import translate_all
+from keras_s2s.driver import Driver, ServerBackend, TranslatorBackend
 from keras_s2s.evaluation import corpus_scores, format_scores
 from keras_s2s.export.saved_model import export_saved_model
 
@@ -34,14 +34,14 @@ def translate_in_new_process(export_dir: Path, texts: list[str]) -> list[str]:
 
 def serve_and_query(base: Path, name: str, texts: list[str], batch: int = 50) -> list[str]:
     """Starts the local development server on a free loopback port and translates over gRPC."""
-    from serving.client import translate
     from serving.server import Server
 
     server = Server(str(base), name, port=0, rest_port=None)
+    backend = ServerBackend(f"127.0.0.1:{server.port}", name)
     try:
-        return [out for i in range(0, len(texts), batch)
-                for out in translate(texts[i:i + batch], port=server.port, model_name=name)]
+        return Driver(backend, batch).translate(texts)[0]
     finally:
+        backend.close()
         server.stop()
 
 
@@ -68,7 +68,7 @@ def run_demo(cfg: Config, model_dir: str | Path) -> dict:
     translator = runs.load_translator(model_dir)
     sources = [s for s, _ in splits.test]
     refs = [t for _, t in splits.test]
-    hyps, _ = translate_all(translator.translate, sources)
+    hyps, _ = Driver(TranslatorBackend(translator)).translate(sources)
     scores = corpus_scores(hyps, refs)
     _say(f"held-out test split (beam {cfg.decode.beam_size}):\n" + format_scores(scores))
 

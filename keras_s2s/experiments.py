@@ -12,10 +12,11 @@ import numpy as np
 import sacrebleu
 
 from keras_s2s import runs
-from keras_s2s.assess import Decoder, evaluate
+from keras_s2s.assess import evaluate
 from keras_s2s.config import Config, resolve
 from keras_s2s.constants import UNK_ID, WEIGHTS_FILE
 from keras_s2s.decode.scoring import rescore
+from keras_s2s.driver import Driver, TranslatorBackend
 from keras_s2s.evaluation import bleu, bleu_signature
 from keras_s2s.figures import markdown_table, pca_2d, plot_length, plot_pca
 
@@ -79,14 +80,15 @@ class Experiment:
             self._translators[key] = runs.load_translator(list(run_dirs))
         return self._translators[key]
 
-    def decoder(self, run_dirs: Sequence[Path]) -> Decoder:
-        return Decoder.from_translator(self.translator(run_dirs))
+    def driver(self, run_dirs: Sequence[Path]) -> Driver:
+        """The `Driver` of a model or an ensemble (its Translator loaded once)."""
+        return Driver(TranslatorBackend(self.translator(run_dirs)))
 
     def translate(self, run_dirs: Sequence[Path], beam: int) -> list[str]:
         """The test sources translated by a model or an ensemble (computed once)."""
         key = (tuple(str(d) for d in run_dirs), beam)
         if key not in self._translations:
-            self._translations[key] = self.decoder(run_dirs).translate(self.sources, beam)
+            self._translations[key] = self.driver(run_dirs).translate(self.sources, beam)[0]
         return self._translations[key]
 
     def bleu(self, hyps: Sequence[str], refs: Sequence[str] | None = None) -> float:
@@ -110,7 +112,7 @@ def study_reverse(exp: Experiment, **_) -> dict:
     rows = []
     for reverse in (False, True):
         run = [exp.member(0, reverse)]
-        figures = evaluate(exp.decoder(run), exp.sources, exp.refs, exp.beam_size,
+        figures = evaluate(exp.driver(run), exp.sources, exp.refs, exp.beam_size,
                            hyps=exp.translate(run, exp.beam_size))
         rows.append({"source order": "reversed" if reverse else "forward",
                      "test perplexity": figures["perplexity"], "BLEU": figures["bleu"],
@@ -153,8 +155,9 @@ def study_rescore(exp: Experiment, members: int = 5, n_best: int = 12, **_) -> d
     """
     base = exp.member(0)
     others = [exp.member(i) for i in range(1, members)] or [exp.member(0, reverse=False)]
-    lists = exp.decoder([base]).nbest(exp.sources, n_best, n_best)
-    rescorer = exp.decoder(others)
+    lists = [[(hyp.text, hyp.log_prob) for hyp in hyps]
+             for hyps in exp.driver([base]).nbest(exp.sources, n_best, n_best)]
+    rescorer = exp.driver(others)
     pairs = [(source, hyp) for source, candidates in zip(exp.sources, lists)
              for hyp, _ in candidates]  # every candidate of every sentence, scored in batches
     flat, _ = rescorer.score([s for s, _ in pairs], [h for _, h in pairs])

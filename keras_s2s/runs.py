@@ -42,7 +42,7 @@ def corpora(cfg: Config) -> tuple[Corpus, Corpus | None]:
     return train_corpus, open_corpus(cfg.data, "valid")
 
 
-def _write_config(cfg: Config, model_dir: Path) -> None:
+def write_config(cfg: Config, model_dir: Path) -> None:
     """Saves the resolved config; a run dir holding a different one is an error.
 
     Only `train.epochs` may change between reruns, so a finished run can be trained further,
@@ -165,7 +165,7 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
         train_corpus, valid_corpus = corpora(cfg)
     model_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)  # Python, NumPy and TF
-    _write_config(cfg, model_dir)
+    write_config(cfg, model_dir)
     train_pairs, src_tok, tgt_tok = prepare_data(cfg, model_dir, train_corpus, valid_corpus)
     batches = dict(src_tok=src_tok, tgt_tok=tgt_tok, data=cfg.data,
                    batch_size=cfg.train.batch_size)

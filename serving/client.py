@@ -10,9 +10,11 @@ import grpc
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from keras_s2s.constants import INPUT_TEXT, OUTPUT_TRANSLATION, SERVING_DEFAULT
+
 
 def predict(inputs: dict, host: str, port: int, model_name: str,
-            signature: str = "serving_default", timeout: float = 30.0,
+            signature: str = SERVING_DEFAULT, timeout: float = 30.0,
             version: int | None = None, channel: grpc.Channel | None = None) -> dict:
     """One gRPC `Predict` call with `PredictionServiceStub`.
 
@@ -50,21 +52,21 @@ def predict(inputs: dict, host: str, port: int, model_name: str,
 
 
 def translate(texts: Sequence[str], host: str = "127.0.0.1", port: int = 8500,
-              model_name: str = "keras_s2s", signature: str = "serving_default",
+              model_name: str = "keras_s2s", signature: str = SERVING_DEFAULT,
               timeout: float = 30.0, channel: grpc.Channel | None = None) -> list[str]:
     """Translates sentences over gRPC; returns one string per input."""
-    outputs = predict({"text": list(texts)}, host, port, model_name, signature, timeout,
+    outputs = predict({INPUT_TEXT: list(texts)}, host, port, model_name, signature, timeout,
                       channel=channel)
-    return [b.decode("utf-8", "replace") for b in outputs["translation"].tolist()]
+    return [b.decode("utf-8", "replace") for b in outputs[OUTPUT_TRANSLATION].tolist()]
 
 
 def translate_rest(texts: Sequence[str], host: str = "127.0.0.1", port: int = 8501,
-                   model_name: str = "keras_s2s", signature: str = "serving_default",
+                   model_name: str = "keras_s2s", signature: str = SERVING_DEFAULT,
                    timeout: float = 30.0) -> list[str]:
     """Translates sentences with the REST API (`POST /v1/models/NAME:predict`)."""
-    body = json.dumps({"signature_name": signature, "inputs": {"text": list(texts)}})
+    body = json.dumps({"signature_name": signature, "inputs": {INPUT_TEXT: list(texts)}})
     request = urllib.request.Request(f"http://{host}:{port}/v1/models/{model_name}:predict",
                                      data=body.encode("utf-8"),
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())["outputs"]["translation"]
+        return json.loads(response.read())["outputs"][OUTPUT_TRANSLATION]

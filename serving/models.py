@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import queue
 import threading
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
+
+from keras_s2s.constants import SERVING_DEFAULT
 
 
 class ServingError(Exception):
@@ -133,6 +136,21 @@ class ModelRegistry:
         self._stop.set()
 
 
+class _Request(NamedTuple):
+    """One caller's request waiting in the batcher's queue."""
+
+    loaded: LoadedVersion
+    signature: str
+    tensors: dict[str, tf.Tensor]  # each `[size, ...]`
+    size: int  # sentences in this request
+    future: Future  # the caller waits on it: its outputs, or the error of its group
+
+    def joins(self, other: "_Request") -> bool:
+        """Whether `other` can run in the same call as this request."""
+        return other.loaded is self.loaded and other.signature == self.signature and \
+            set(other.tensors) == set(self.tensors)
+
+
 class Batcher:
     """Merges concurrent requests to the same signature into one call along the batch axis.
 
@@ -146,7 +164,7 @@ class Batcher:
 
     def __init__(self, max_batch_size: int = 64, timeout_s: float = 0.005):
         self.max_batch_size, self.timeout_s = max_batch_size, timeout_s
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue[_Request] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
@@ -163,42 +181,49 @@ class Batcher:
         sizes = {int(t.shape[0]) for t in tensors.values()}
         if len(sizes) != 1:
             return loaded.call(signature, tensors)  # let the signature report the mismatch
-        done: dict[str, Any] = {"event": threading.Event()}
-        self._queue.put((loaded, signature, tensors, sizes.pop(), done))
-        done["event"].wait()
-        if "error" in done:
-            raise done["error"]
-        return done["result"]
+        request = _Request(loaded, signature, tensors, sizes.pop(), Future())
+        self._queue.put(request)
+        return request.future.result()  # raises the group's error, if any
 
     def _loop(self) -> None:
         while True:
             first = self._queue.get()
-            group, size, others = [first], first[3], []
+            group, size, others = [first], first.size, []
             while size < self.max_batch_size:
                 try:
-                    item = self._queue.get(timeout=self.timeout_s)
+                    request = self._queue.get(timeout=self.timeout_s)
                 except queue.Empty:
                     break
-                same = item[0] is first[0] and item[1] == first[1] and \
-                    set(item[2]) == set(first[2])
-                (group if same and size + item[3] <= self.max_batch_size else others).append(item)
-                size += item[3] if same else 0
+                if first.joins(request) and size + request.size <= self.max_batch_size:
+                    group.append(request)
+                    size += request.size
+                else:
+                    others.append(request)
             self._run_group(group)
-            for item in others:
-                self._run_group([item])
+            for request in others:
+                self._run_group([request])
 
     @staticmethod
-    def _run_group(group) -> None:
-        loaded, signature = group[0][0], group[0][1]
+    def _run_group(group: list[_Request]) -> None:
+        """One call for the whole group; each request's future gets its slice of the outputs."""
+        first = group[0]
         try:
-            merged = {k: tf.concat([g[2][k] for g in group], axis=0) for k in group[0][2]}
-            outputs = loaded.call(signature, merged)
-            start = 0
-            for _, _, _, size, done in group:
-                done["result"] = {k: v[start:start + size] for k, v in outputs.items()}
-                start += size
+            merged = {k: tf.concat([r.tensors[k] for r in group], axis=0) for k in first.tensors}
+            outputs = first.loaded.call(first.signature, merged)
         except Exception as err:  # every waiting request gets the error
-            for *_, done in group:
-                done["error"] = err
-        for *_, done in group:
-            done["event"].set()
+            for request in group:
+                request.future.set_exception(err)
+            return
+        start = 0
+        for request in group:
+            request.future.set_result({k: v[start:start + request.size]
+                                       for k, v in outputs.items()})
+            start += request.size
+
+
+def predict(registry: ModelRegistry, batcher: Batcher, name: str, version: int | None,
+            signature: str, inputs: dict[str, np.ndarray]) -> tuple[int, dict[str, np.ndarray]]:
+    """Shared by gRPC and REST: resolves the model version and runs the signature (an empty
+    name means `serving_default`, as in TF Serving)."""
+    number, loaded = registry.get(name, version)
+    return number, batcher.submit(loaded, signature or SERVING_DEFAULT, inputs)

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler
 import numpy as np
 from google.protobuf import json_format
 
-from serving.models import ServingError
+from keras_s2s.constants import INPUT_TEXT
+from serving.models import ServingError, predict
 
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
                    r"(?P<tail>:predict|/metadata)?$")
@@ -34,7 +35,7 @@ def _inputs(body: dict) -> tuple[dict[str, np.ndarray], bool]:
     else:
         raise ServingError("INVALID_ARGUMENT", 'The request body needs "inputs" or "instances".')
     if not isinstance(data, dict):
-        data = {"text": data}  # a single unnamed input: the translate signatures' text
+        data = {INPUT_TEXT: data}  # a single unnamed input: the translate signatures' text
     arrays = {}
     for key, value in data.items():
         array = np.array(value)
@@ -43,8 +44,7 @@ def _inputs(body: dict) -> tuple[dict[str, np.ndarray], bool]:
 
 
 def make_handler(server):
-    """A request handler class bound to a `serving.server.Server`."""
-    from serving.server import predict
+    """A request handler class bound to a `serving.server.Server` (its registry, batcher)."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # keep test and bench output quiet

@@ -16,7 +16,6 @@ from concurrent import futures
 from http.server import ThreadingHTTPServer
 
 import grpc
-import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
@@ -26,20 +25,13 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving.models import Batcher, ModelRegistry, ServingError
-
-DEFAULT_SIGNATURE = "serving_default"
+from keras_s2s.constants import SERVING_DEFAULT
+from serving.models import Batcher, ModelRegistry, ServingError, predict
+from serving.rest import make_handler
 
 
 def _abort(context: grpc.ServicerContext, err: ServingError) -> None:
     context.abort(getattr(grpc.StatusCode, err.code), str(err))
-
-
-def predict(registry: ModelRegistry, batcher: Batcher, name: str, version: int | None,
-            signature: str, inputs: dict[str, np.ndarray]) -> tuple[int, dict[str, np.ndarray]]:
-    """Shared by gRPC and REST: resolves the model version and runs the signature."""
-    number, loaded = registry.get(name, version)
-    return number, batcher.submit(loaded, signature or DEFAULT_SIGNATURE, inputs)
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -65,7 +57,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         response = predict_pb2.PredictResponse()
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = version
-        response.model_spec.signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        response.model_spec.signature_name = request.model_spec.signature_name or SERVING_DEFAULT
         wanted = set(request.output_filter) or set(outputs)
         for key, value in outputs.items():
             if key in wanted:
@@ -137,8 +129,6 @@ class Server:
         self.grpc.start()
         self.http = None
         if rest_port is not None:
-            from serving.rest import make_handler
-
             self.http = ThreadingHTTPServer((host, rest_port), make_handler(self))
             self.rest_port = self.http.server_address[1]
             threading.Thread(target=self.http.serve_forever, daemon=True).start()

@@ -9,17 +9,15 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from keras_s2s.decode.translator import translate_all
+from keras_s2s.driver import Driver, TranslatorBackend
 from keras_s2s.export.saved_model import export_saved_model, load_saved_model, next_version
 
 # Runs in a new interpreter: loads the export with no keras_s2s.model / train import.
 RELOAD_SCRIPT = """
 import json, sys
-from keras_s2s.export.saved_model import load_saved_model
-from keras_s2s.decode.translator import translate_all
+from keras_s2s.driver import Driver, SavedModelBackend
 texts = json.loads(sys.stdin.read())
-loaded = load_saved_model(sys.argv[1])
-translations, scores = translate_all(loaded.signatures["serving_default"], texts, batch_size=7)
+translations, scores = Driver(SavedModelBackend(sys.argv[1]), batch_size=7).translate(texts)
 heavy = sorted(m for m in sys.modules if m.startswith(("keras_s2s.model", "keras_s2s.train")))
 print(json.dumps({"translations": translations, "scores": scores, "heavy": heavy}))
 """
@@ -75,7 +73,8 @@ def test_only_core_ops(export_dir):
 
 def test_reload_in_fresh_process_matches_in_process(tiny_translator, export_dir):
     texts = fresh_inputs()
-    expected, expected_scores = translate_all(tiny_translator.translate, texts, batch_size=5)
+    driver = Driver(TranslatorBackend(tiny_translator), batch_size=5)
+    expected, expected_scores = driver.translate(texts)
     result = subprocess.run([sys.executable, "-c", RELOAD_SCRIPT, str(export_dir)],
                             input=json.dumps(texts), capture_output=True, text=True, check=True)
     got = json.loads(result.stdout.strip().splitlines()[-1])

@@ -17,7 +17,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from keras_s2s.decode.translator import translate_all
+from keras_s2s.driver import Driver, TranslatorBackend
 from keras_s2s.export.saved_model import export_saved_model
 from serving import client
 from serving.server import Server
@@ -49,7 +49,7 @@ def raw_predict(server, inputs, signature="", name="tiny", version=None):
 
 def test_grpc_and_rest_match_in_process(served, tiny_translator):
     server, _ = served
-    expected, _ = translate_all(tiny_translator.translate, TEXTS)
+    expected, _ = Driver(TranslatorBackend(tiny_translator)).translate(TEXTS)
     assert client.translate(TEXTS, port=server.port, model_name="tiny") == expected
     assert client.translate_rest(TEXTS, port=server.rest_port, model_name="tiny") == expected
     nbest = client.predict({"text": ["12"], "beam_size": np.int32(3), "n_best": np.int32(2)},
@@ -119,7 +119,7 @@ def test_metadata_status_and_rest_routes(served):
 def test_concurrent_requests_are_batched_and_correct(served, tiny_translator):
     server, _ = served
     texts = [str(n) for n in range(40)]
-    expected, _ = translate_all(tiny_translator.translate, texts)
+    expected, _ = Driver(TranslatorBackend(tiny_translator)).translate(texts)
     results = [None] * len(texts)
 
     def call(i):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import gzip
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, get_args
+
+from keras_s2s.config import OnBadLine
 
 Pair = tuple[str, str]
-ON_BAD_LINE = ("error", "skip")
+ON_BAD_LINE = get_args(OnBadLine)
 
 
 class CorpusError(ValueError):
@@ -29,7 +31,7 @@ class ReadReport:
 
 def _check_on_bad_line(on_bad_line: str) -> None:
     if on_bad_line not in ON_BAD_LINE:
-        raise ValueError(f"on_bad_line must be 'error' or 'skip'; received: {on_bad_line!r}.")
+        raise ValueError(f"on_bad_line must be one of {ON_BAD_LINE}; received: {on_bad_line!r}.")
 
 
 def _raw_lines(path: Path) -> Iterator[bytes]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import tensorflow as tf
 
 from keras_s2s.config import DecodeConfig
@@ -21,6 +19,11 @@ from keras_s2s.constants import (
     OUTPUT_TRANSLATION,
     OUTPUT_TRANSLATIONS,
     PAD_ID,
+    SERVING_DEFAULT,
+    SIG_SCORE,
+    SIG_TRANSLATE,
+    SIG_TRANSLATE_GREEDY,
+    SIG_TRANSLATE_NBEST,
 )
 from keras_s2s.data.tokenizer import Tokenizer
 from keras_s2s.decode.beam_search import beam_search
@@ -103,6 +106,13 @@ class Translator(tf.Module):
         words = self.tgt_tokenizer.detokenize(tf.reshape(ids, [-1, shape[2]]))
         return tf.reshape(words, shape[:2]), scores, log_probs
 
+    def signatures(self) -> dict:
+        """Signature name → `tf.function`: what a SavedModel export serves, and what the
+        in-process back end of `keras_s2s.driver` calls."""
+        return {SERVING_DEFAULT: self.translate, SIG_TRANSLATE: self.translate,
+                SIG_TRANSLATE_NBEST: self.translate_nbest, SIG_SCORE: self.score,
+                SIG_TRANSLATE_GREEDY: self.translate_greedy}
+
     @tf.function(input_signature=[TEXT])
     def translate(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         """`text [b]` → `{"translation": [b] string, "log_prob": [b] float32}` (beam search
@@ -137,37 +147,3 @@ class Translator(tf.Module):
         log_prob = score_targets(self._encode, self._step, self.source_ids(source), tgt_ids)
         num_tokens = tf.reduce_sum(tf.cast(tgt_ids != PAD_ID, tf.int32), axis=1)
         return {OUTPUT_LOG_PROB: log_prob, OUTPUT_NUM_TOKENS: num_tokens}
-
-
-def in_length_order(fn, texts: Sequence[str], batch_size: int) -> list:
-    """Calls `fn(list of strings) → one result per string` on batches of similar length
-    (less padding, fewer decoding steps) and returns the results in the order of `texts`."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    results: list = [None] * len(texts)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        for i, result in zip(chunk, fn([texts[i] for i in chunk])):
-            results[i] = result
-    return results
-
-
-def translate_all(translate_fn, texts: list[str], batch_size: int = 64
-                  ) -> tuple[list[str], list[float]]:
-    """Runs a `text [batch] → {translation, log_prob}` function over many sentences, in
-    length-sorted batches (`in_length_order`).
-
-    Args:
-        translate_fn: `Translator.translate` or a reloaded SavedModel signature.
-        texts: sentences.
-        batch_size: sentences per call.
-
-    Returns:
-        Translations and their log-probabilities, in the order of `texts`.
-    """
-    def run(batch: list[str]) -> list[tuple[str, float]]:
-        out = translate_fn(text=tf.constant(batch))
-        return [(text.decode("utf-8"), float(score)) for text, score in
-                zip(out[OUTPUT_TRANSLATION].numpy(), out[OUTPUT_LOG_PROB].numpy())]
-
-    pairs = in_length_order(run, texts, batch_size)
-    return [text for text, _ in pairs], [score for _, score in pairs]

@@ -9,13 +9,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from keras_s2s.constants import (
-    SERVING_DEFAULT,
-    SIG_SCORE,
-    SIG_TRANSLATE,
-    SIG_TRANSLATE_GREEDY,
-    SIG_TRANSLATE_NBEST,
-)
+from keras_s2s.constants import INPUT_TEXT, SERVING_DEFAULT, SIG_TRANSLATE_GREEDY
 
 
 def next_version(model_base: str | Path) -> int:
@@ -38,7 +32,7 @@ def write_warmup(version_dir: Path, name: str, texts: list[str]) -> None:
             request = predict_pb2.PredictRequest()
             request.model_spec.name = name
             request.model_spec.signature_name = signature
-            request.inputs["text"].CopyFrom(tf.make_tensor_proto(texts))
+            request.inputs[INPUT_TEXT].CopyFrom(tf.make_tensor_proto(texts))
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
@@ -87,12 +81,9 @@ def export_saved_model(translator: tf.Module, base: str | Path, name: str,
     if target.exists():
         raise FileExistsError(f"Export version {target} exists already; pass another "
                               "--version or leave it out to take the next free one.")
-    signatures = {SERVING_DEFAULT: translator.translate, SIG_TRANSLATE: translator.translate,
-                  SIG_TRANSLATE_NBEST: translator.translate_nbest, SIG_SCORE: translator.score,
-                  SIG_TRANSLATE_GREEDY: translator.translate_greedy}
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=model_base))
     try:
-        tf.saved_model.save(translator, str(tmp), signatures=signatures)
+        tf.saved_model.save(translator, str(tmp), signatures=translator.signatures())
         write_warmup(tmp, name, warmup_texts)
         os.rename(tmp, target)  # atomic on one file system
     except BaseException:

@@ -19,13 +19,13 @@ from keras_s2s.constants import (
     OUTPUT_LOG_PROB,
     OUTPUT_LOG_PROBS,
     PAD_ID,
+    QUANTIZATIONS,
     RESERVED_TOKENS,
     UNK_ID,
 )
 from keras_s2s.decode.beam_search import beam_search
 from keras_s2s.decode.greedy import greedy_search, max_target_lengths
 
-QUANTIZATIONS = ("none", "dynamic", "float16")
 INPUT_IDS = "src_ids"
 OUTPUT_IDS = "ids"
 SIG_GREEDY, SIG_BEAM = "greedy", "beam"

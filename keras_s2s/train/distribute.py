@@ -10,6 +10,7 @@ from typing import Iterator
 import keras
 import tensorflow as tf
 
+# The Keras policy of each `train.precision` (config.Precision lists the same keys).
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
@@ -53,7 +54,7 @@ def precision_scope(precision: str) -> Iterator[None]:
     put back afterwards, so later models (e.g. for inference) are float32.
     """
     if precision not in POLICIES:
-        raise ValueError(f"precision must be fp32, bf16 or fp16; received: {precision!r}.")
+        raise ValueError(f"precision must be one of {tuple(POLICIES)}; received: {precision!r}.")
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(POLICIES[precision])
     try:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import keras
 from keras import ops
 
+from keras_s2s.config import LossKind
 from keras_s2s.constants import PAD_ID
 
 
@@ -44,8 +47,8 @@ class SequenceLoss(keras.losses.Loss):
                  name: str = "sequence_loss", **kwargs):
         kwargs.setdefault("reduction", "sum")  # call() already returns the batch's scalar
         super().__init__(name=name, **kwargs)
-        if normalize not in ("token_mean", "sentence_sum"):
-            raise ValueError(f"normalize must be 'token_mean' or 'sentence_sum'; "
+        if normalize not in get_args(LossKind):
+            raise ValueError(f"normalize must be one of {get_args(LossKind)}; "
                              f"received: normalize={normalize!r}.")
         self.normalize = normalize
         self.label_smoothing = label_smoothing

@@ -1,0 +1,13 @@
+"""One way to translate, n-best-translate and score lists of strings, on any back end."""
+
+from keras_s2s.driver.backends import (
+    Backend,
+    BackendError,
+    SavedModelBackend,
+    ServerBackend,
+    TranslatorBackend,
+)
+from keras_s2s.driver.driver import Driver, Hypothesis, in_length_order
+
+__all__ = ["Backend", "BackendError", "Driver", "Hypothesis", "SavedModelBackend",
+           "ServerBackend", "TranslatorBackend", "in_length_order"]

@@ -1,0 +1,135 @@
+"""`Driver`: translate, n-best-translate and score lists of strings in length-sorted batches."""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Sequence, TypeVar
+
+import numpy as np
+
+from keras_s2s.constants import (
+    INPUT_BEAM_SIZE,
+    INPUT_N_BEST,
+    INPUT_SOURCE,
+    INPUT_TARGET,
+    INPUT_TEXT,
+    OUTPUT_LOG_PROB,
+    OUTPUT_LOG_PROBS,
+    OUTPUT_NUM_TOKENS,
+    OUTPUT_SCORES,
+    OUTPUT_TRANSLATION,
+    OUTPUT_TRANSLATIONS,
+    SIG_SCORE,
+    SIG_TRANSLATE,
+    SIG_TRANSLATE_GREEDY,
+    SIG_TRANSLATE_NBEST,
+)
+from keras_s2s.driver.backends import Backend
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Hypothesis(NamedTuple):
+    """One translation of a sentence."""
+
+    text: str
+    score: float  # what the search ranked by (length-penalised when a penalty is set)
+    log_prob: float  # log p(text | source), `</s>` included
+
+
+def in_length_order(fn: Callable[[list[Item]], Sequence[Result]], items: Sequence[Item],
+                    batch_size: int, length: Callable[[Item], int] = len) -> list[Result]:
+    """Calls `fn(batch) → one result per item` on batches of similar `length` (less padding,
+    fewer decoding steps) and returns the results in the order of `items`."""
+    order = sorted(range(len(items)), key=lambda i: length(items[i]))
+    results: list = [None] * len(items)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        for i, result in zip(chunk, fn([items[i] for i in chunk])):
+            results[i] = result
+    return results
+
+
+def _strings(values: np.ndarray) -> list:
+    """A numpy array of bytes (any shape) → nested lists of `str`."""
+    return np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])(values).tolist()
+
+
+def _positive(name: str, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; received: {name}={value}.")
+
+
+class Driver:
+    """Decodes lists of strings with one back end, in length-sorted batches.
+
+    Every command that decodes goes through it, so `--model-dir`, `--saved-model` and
+    `--server` behave alike: the same signatures are called with the same inputs.
+
+    Args:
+        backend: a `TranslatorBackend`, `SavedModelBackend` or `ServerBackend`.
+        batch_size: sentences per call.
+
+    Example:
+        >>> driver = Driver(SavedModelBackend("exports/numbers_fr"))
+        >>> texts, log_probs = driver.translate(["1 234"], beam_size=5)
+    """
+
+    def __init__(self, backend: Backend, batch_size: int = 64):
+        _positive("batch_size", batch_size)
+        self.backend, self.batch_size = backend, batch_size
+
+    def translate(self, texts: Sequence[str], beam_size: int | None = None
+                  ) -> tuple[list[str], list[float]]:
+        """The best translation of each sentence and its log-probability.
+
+        Args:
+            texts: sentences.
+            beam_size: None for the model's own `translate` signature (its configured beam),
+                1 for greedy search, k > 1 for a beam of k.
+        """
+        if beam_size is not None and beam_size != 1:
+            best = [hyps[0] for hyps in self.nbest(texts, 1, beam_size)]
+            return [h.text for h in best], [h.log_prob for h in best]
+        signature = SIG_TRANSLATE if beam_size is None else SIG_TRANSLATE_GREEDY
+
+        def run(batch: list[str]) -> list[tuple[str, float]]:
+            out = self.backend.call(signature, {INPUT_TEXT: np.array(batch, dtype=object)})
+            return list(zip(_strings(out[OUTPUT_TRANSLATION]), out[OUTPUT_LOG_PROB].tolist()))
+        pairs = in_length_order(run, texts, self.batch_size)
+        return [text for text, _ in pairs], [log_prob for _, log_prob in pairs]
+
+    def nbest(self, texts: Sequence[str], n_best: int, beam_size: int
+              ) -> list[list[Hypothesis]]:
+        """Per sentence, the `n_best` best hypotheses of a beam of `beam_size`, best first."""
+        _positive("beam_size", beam_size)
+        _positive("n_best", n_best)
+        if n_best > beam_size:
+            raise ValueError(f"A beam of {beam_size} keeps at most {beam_size} hypotheses; "
+                             f"received: n_best={n_best}. Raise the beam size.")
+
+        def run(batch: list[str]) -> list[list[Hypothesis]]:
+            out = self.backend.call(SIG_TRANSLATE_NBEST, {
+                INPUT_TEXT: np.array(batch, dtype=object),
+                INPUT_BEAM_SIZE: np.int32(beam_size), INPUT_N_BEST: np.int32(n_best)})
+            rows = zip(_strings(out[OUTPUT_TRANSLATIONS]), out[OUTPUT_SCORES].tolist(),
+                       out[OUTPUT_LOG_PROBS].tolist())
+            return [[Hypothesis(*hyp) for hyp in zip(*row)] for row in rows]
+        return in_length_order(run, texts, self.batch_size)
+
+    def score(self, sources: Sequence[str], targets: Sequence[str]
+              ) -> tuple[list[float], list[int]]:
+        """`log p(target | source)` of each pair and its number of target tokens (`</s>`
+        included), so that perplexity is `exp(-Σ log_prob / Σ num_tokens)`."""
+        if len(sources) != len(targets):
+            raise ValueError(f"Scoring needs one target per source; received "
+                             f"{len(sources)} sources and {len(targets)} targets.")
+
+        def run(batch: list[tuple[str, str]]) -> list[tuple[float, int]]:
+            out = self.backend.call(SIG_SCORE, {
+                INPUT_SOURCE: np.array([s for s, _ in batch], dtype=object),
+                INPUT_TARGET: np.array([t for _, t in batch], dtype=object)})
+            return list(zip(out[OUTPUT_LOG_PROB].tolist(), out[OUTPUT_NUM_TOKENS].tolist()))
+        scored = in_length_order(run, list(zip(sources, targets)), self.batch_size,
+                                 length=lambda pair: len(pair[0]) + len(pair[1]))
+        return [lp for lp, _ in scored], [n for _, n in scored]
