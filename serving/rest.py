@@ -10,7 +10,8 @@ import numpy as np
 from google.protobuf import json_format
 
 from keras_s2s.constants import INPUT_TEXT
-from serving.models import ServingError, predict
+from serving.batching import predict
+from serving.registry import ServingError
 
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
                    r"(?P<tail>:predict|/metadata)?$")

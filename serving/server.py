@@ -26,7 +26,8 @@ from tensorflow_serving.apis import (
 )
 
 from keras_s2s.constants import SERVING_DEFAULT
-from serving.models import Batcher, ModelRegistry, ServingError, predict
+from serving.batching import Batcher, predict
+from serving.registry import ModelRegistry, ServingError
 from serving.rest import make_handler
 
 

@@ -6,7 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from keras_s2s import runs  # noqa: E402
+from keras_s2s import runs, training  # noqa: E402
 from keras_s2s.config import resolve  # noqa: E402
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
@@ -21,7 +21,7 @@ def tiny_config():
 def tiny_run(tmp_path_factory, tiny_config):
     """A run directory holding a `tiny` model trained for one epoch."""
     model_dir = tmp_path_factory.mktemp("tiny_run")
-    runs.train(tiny_config, model_dir, verbose=0)
+    training.train(tiny_config, model_dir, verbose=0)
     return model_dir
 
 

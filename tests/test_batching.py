@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from keras_s2s.export.saved_model import export_saved_model
-from serving.models import Batcher, LoadedVersion, ModelRegistry, ServingError, predict
+from serving.batching import Batcher, predict
+from serving.registry import LoadedVersion, ModelRegistry, ServingError
 
 
 @pytest.fixture(scope="module")

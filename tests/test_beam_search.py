@@ -11,8 +11,10 @@ from keras_s2s import runs
 from keras_s2s.config import resolve
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from keras_s2s.decode.beam_search import beam_search
+from keras_s2s.decode.ensemble import ensemble
 from keras_s2s.decode.greedy import greedy_search
-from keras_s2s.decode.scoring import ensemble, rescore, score_targets
+from keras_s2s.decode.rescore import rescore
+from keras_s2s.decode.scoring import score_targets
 from keras_s2s.model.inference import make_encode, make_step
 from keras_s2s.model.seq2seq import build_seq2seq
 

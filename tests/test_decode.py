@@ -4,7 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_s2s.constants import EOS_ID, PAD_ID
-from keras_s2s.decode.greedy import greedy_search, max_target_lengths
+from keras_s2s.decode.greedy import greedy_search
+from keras_s2s.decode.step import max_target_lengths
 
 VOCAB = 8
 

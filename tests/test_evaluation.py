@@ -5,7 +5,7 @@ import math
 import pytest
 import sacrebleu
 
-from keras_s2s.evaluation import (
+from keras_s2s.evaluation.metrics import (
     bleu,
     bleu_signature,
     corpus_scores,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from keras_s2s import cli
-from keras_s2s.experiments import length_buckets
-from keras_s2s.figures import markdown_table, pca_2d
+from keras_s2s.experiments.figures import markdown_table, pca_2d
+from keras_s2s.experiments.studies import length_buckets
 
 
 def test_all_studies_write_their_results(tmp_path, capsys):

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from keras_s2s import runs
+from keras_s2s import runs, training
 from keras_s2s.config import resolve
 from keras_s2s.constants import CONFIG_FILE, DATA_REPORT_FILE, WEIGHTS_FILE
 
@@ -50,7 +50,7 @@ def test_a_run_keeps_its_config_only_epochs_and_decode_may_change(tiny_run, tmp_
 
 
 def test_builtin_splits_and_corpora_of_a_config(tiny_config):
-    splits = runs.builtin_splits(tiny_config)
+    splits = training.builtin_splits(tiny_config)
     assert len(splits.train) == tiny_config.data.task_size
-    train, valid = runs.corpora(tiny_config)
+    train, valid = training.corpora(tiny_config)
     assert valid is not None and train.scan().pairs == len(splits.train)

@@ -186,7 +186,7 @@ def test_serve_command_translate_server_and_sigterm(served, tmp_path):
 
 
 def test_bench_serve_reports_latency_and_batching(served):
-    from serving.bench import bench_serve
+    from keras_s2s.bench.serve import bench_serve
 
     _, base = served
     figures = bench_serve(str(base), "tiny", clients=4, requests=24)
@@ -199,7 +199,7 @@ def test_server_imports_no_model_train_or_decode_code():
     import subprocess
     import sys
 
-    script = ("import sys, serving.server, serving.client, serving.bench; "
+    script = ("import sys, serving.server, serving.client; "
               "print(sorted(m for m in sys.modules if m.startswith(('keras_s2s.model', "
               "'keras_s2s.train', 'keras_s2s.decode'))))")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -10,10 +10,10 @@ import pytest
 import tensorflow as tf
 from conftest import SHARED_DATA
 
-from keras_s2s import runs
+from keras_s2s import runs, training
 from keras_s2s.data.tokenizer import VocabTokenizer
 from keras_s2s.export.saved_model import export_saved_model, load_saved_model
-from keras_s2s.export.tflite import TFLiteDecoder, convert
+from keras_s2s.export.tflite import TFLiteDecoder, convert, export_tflite
 from serving.tflite_translate import TFLiteTranslator, Vocabulary, split_words
 
 BEAM, WIDTH = 3, 12
@@ -22,7 +22,7 @@ BEAM, WIDTH = 3, 12
 @pytest.fixture(scope="module")
 def lite(tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("tflite") / "tiny.tflite"
-    figures = runs.export_tflite(tiny_run, out, beam_size=BEAM, max_src_len=WIDTH)
+    figures = export_tflite(runs.load_tflite_decoder(tiny_run, WIDTH, BEAM), out)
     assert figures["bytes"] == os.path.getsize(out)
     return out
 
@@ -36,7 +36,7 @@ def saved_model(tiny_run, tmp_path_factory):
 
 
 def _inputs(tiny_run):
-    test = runs.builtin_splits(runs.load_config(tiny_run)).test
+    test = training.builtin_splits(runs.load_config(tiny_run)).test
     texts = [src for src, _ in test[:40] if len(src) <= WIDTH]
     return texts + ["7", "1" * WIDTH, "123 456 789", ""]
 
@@ -80,10 +80,12 @@ def test_quantized_variants_convert_and_run(tiny_run, tmp_path):
     sizes = {}
     for quantize in ("dynamic", "float16"):
         out = tmp_path / quantize / "m.tflite"
-        sizes[quantize] = runs.export_tflite(tiny_run, out, BEAM, WIDTH, quantize)["bytes"]
+        sizes[quantize] = export_tflite(runs.load_tflite_decoder(tiny_run, WIDTH, BEAM), out,
+                                        quantize)["bytes"]
         assert isinstance(TFLiteTranslator(out).translate(["42"], beam=True)[0], str)
     with pytest.raises(ValueError, match="quantize must be one of"):
-        runs.export_tflite(tiny_run, tmp_path / "x.tflite", BEAM, WIDTH, "int4")
+        export_tflite(runs.load_tflite_decoder(tiny_run, WIDTH, BEAM), tmp_path / "x.tflite",
+                      "int4")
 
 
 def test_non_builtin_op_fails_loudly(tiny_run):

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import tensorflow as tf
 
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
-from keras_s2s.decode.greedy import NEG_INF, EncodeFn, StepFn, ban_special
+from keras_s2s.decode.step import NEG_INF, EncodeFn, StepFn, ban_special
 
 
 class BeamState(NamedTuple):

@@ -27,8 +27,9 @@ from keras_s2s.constants import (
 )
 from keras_s2s.data.tokenizer import Tokenizer
 from keras_s2s.decode.beam_search import beam_search
-from keras_s2s.decode.greedy import EncodeFn, StepFn, greedy_search, max_target_lengths
+from keras_s2s.decode.greedy import greedy_search
 from keras_s2s.decode.scoring import score_targets
+from keras_s2s.decode.step import EncodeFn, StepFn, max_target_lengths
 
 TEXT = tf.TensorSpec([None], tf.string, name=INPUT_TEXT)
 

@@ -24,7 +24,8 @@ from keras_s2s.constants import (
     UNK_ID,
 )
 from keras_s2s.decode.beam_search import beam_search
-from keras_s2s.decode.greedy import greedy_search, max_target_lengths
+from keras_s2s.decode.greedy import greedy_search
+from keras_s2s.decode.step import max_target_lengths
 
 INPUT_IDS = "src_ids"
 OUTPUT_IDS = "ids"
@@ -47,13 +48,17 @@ class TFLiteDecoder(tf.Module):
         beam_size: the beam of the `beam` signature, fixed at export.
         batch: the fixed number of sentences per call.
         trackables: the Keras model, so its variables are found when saving.
+        vocab_dir: the run directory whose vocabulary files go beside the `.tflite`.
+        tokenizers: `{"src": kind, "tgt": kind}`, for the app's tokenizers.
     """
 
     def __init__(self, encode: Callable, step: Callable, reverse_source: bool,
                  decode: DecodeConfig, max_src_len: int, beam_size: int, batch: int = 1,
-                 trackables: tuple = ()):
+                 trackables: tuple = (), vocab_dir: str | Path | None = None,
+                 tokenizers: dict[str, str] | None = None):
         super().__init__(name="tflite_decoder")
         self.trackables = list(trackables)
+        self.vocab_dir, self.tokenizers = vocab_dir, dict(tokenizers or {})
         self._encode, self._step = encode, step
         self.reverse_source, self._decode = reverse_source, decode
         self.max_src_len, self.beam_size, self.batch = max_src_len, beam_size, batch
@@ -175,3 +180,21 @@ def write_bundle(out: str | Path, flatbuffer: bytes, decoder: TFLiteDecoder,
     meta_path = out.with_suffix(".json")
     meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return meta_path
+
+
+def export_tflite(decoder: TFLiteDecoder, out: str | Path, quantize: str = "none") -> dict:
+    """Converts `decoder` (builtins only) and writes `out`, the vocabularies and `<out>.json`.
+
+    Returns:
+        `{"tflite", "metadata", "bytes", "max_src_len", "max_tgt_len", "beam_size",
+        "quantization"}`.
+    """
+    if decoder.vocab_dir is None:
+        raise ValueError("The decoder names no vocab_dir: build it with "
+                         "keras_s2s.runs.load_tflite_decoder.")
+    flatbuffer = convert(decoder, quantize)
+    meta = write_bundle(out, flatbuffer, decoder, decoder.vocab_dir, decoder.tokenizers,
+                        quantize)
+    return {"tflite": str(out), "metadata": str(meta), "bytes": len(flatbuffer),
+            "max_src_len": decoder.max_src_len, "max_tgt_len": decoder.max_tgt_len,
+            "beam_size": decoder.beam_size, "quantization": quantize}

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from keras_s2s.config import ModelConfig
 from keras_s2s.constants import SOURCE, TARGET_IN
-from keras_s2s.model.cells import PeepholeLSTMCell
 from keras_s2s.model.fast_lstm import FastLSTM
+from keras_s2s.model.peephole_lstm_cell import PeepholeLSTMCell
 
 
 class Seq2Seq(keras.Model):

@@ -1,18 +1,16 @@
-"""`keras-s2s demo`: built-in task → train → evaluate → export → reload in a new process."""
+"""`keras-s2s demo`: built-in task → train → evaluate → export → reload in a new process →
+serve over gRPC."""
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from keras_s2s import runs
-from keras_s2s.config import Config
-from keras_s2s.driver import Driver, ServerBackend, TranslatorBackend
-from keras_s2s.evaluation import corpus_scores, format_scores
-from keras_s2s.export.saved_model import export_saved_model
+from keras_s2s.cli.parser import command, config_flags, resolve_config, run_dir_flag
 
 EXPORT_NAME = "numbers_fr"
 
@@ -34,6 +32,7 @@ def translate_in_new_process(export_dir: Path, texts: list[str]) -> list[str]:
 
 def serve_and_query(base: Path, name: str, texts: list[str], batch: int = 50) -> list[str]:
     """Starts the local development server on a free loopback port and translates over gRPC."""
+    from keras_s2s.driver import Driver, ServerBackend
     from serving.server import Server
 
     server = Server(str(base), name, port=0, rest_port=None)
@@ -45,7 +44,7 @@ def serve_and_query(base: Path, name: str, texts: list[str], batch: int = 50) ->
         server.stop()
 
 
-def run_demo(cfg: Config, model_dir: str | Path) -> dict:
+def run_demo(cfg, model_dir: str | Path) -> dict:
     """Runs the whole slice on the built-in task and returns the figures.
 
     The run directory is started afresh, so the demo always shows a full training run.
@@ -54,16 +53,21 @@ def run_demo(cfg: Config, model_dir: str | Path) -> dict:
         `{"exact_match", "bleu", "bleu_signature", "chrf", "export_dir",
         "reload_agreement", "seconds", ...}`.
     """
+    from keras_s2s import runs, training
+    from keras_s2s.driver import Driver, TranslatorBackend
+    from keras_s2s.evaluation.metrics import corpus_scores, format_scores
+    from keras_s2s.export.saved_model import export_saved_model
+
     start = time.time()
     model_dir = Path(model_dir)
     if model_dir.exists():
         shutil.rmtree(model_dir)
-    splits = runs.builtin_splits(cfg)
+    splits = training.builtin_splits(cfg)
     _say(f"task {cfg.data.task}: {len(splits.train)} train / {len(splits.valid)} valid / "
          f"{len(splits.test)} test pairs, e.g. {splits.train[0][0]!r} → {splits.train[0][1]!r}")
     _say(f"training {cfg.model.num_layers}x{cfg.model.hidden_dim} LSTMs for "
          f"{cfg.train.epochs} epochs into {model_dir}")
-    runs.train(cfg, model_dir)
+    training.train(cfg, model_dir)
 
     translator = runs.load_translator(model_dir)
     sources = [s for s, _ in splits.test]
@@ -90,3 +94,14 @@ def run_demo(cfg: Config, model_dir: str | Path) -> dict:
         "grpc_agreement": round(grpc_agreement, 4), "epochs": cfg.train.epochs,
         "seconds": round(time.time() - start, 1),
     }
+
+
+def cmd_demo(args: argparse.Namespace) -> dict:
+    return run_demo(resolve_config(args), args.model_dir or "runs/demo")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = command(sub, "demo", "built-in task: train, evaluate, export, reload, translate",
+                cmd_demo)
+    config_flags(p)
+    run_dir_flag(p, required=False)

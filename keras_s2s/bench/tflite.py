@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 from keras_s2s import runs
-from keras_s2s.bench import sentences_per_s
+from keras_s2s.bench.decode import sentences_per_s
 from keras_s2s.constants import QUANTIZATIONS
 from keras_s2s.driver import Driver, SavedModelBackend
-from keras_s2s.evaluation import bleu, bleu_signature
+from keras_s2s.evaluation.metrics import bleu, bleu_signature
+from keras_s2s.export.tflite import export_tflite
 
 
 def _saved_model_outputs(model_dir: str, beam_size: int, texts: list[str], scratch: Path
@@ -52,7 +53,8 @@ def bench_tflite(model_dir: str, src_path: str, ref_path: str, beam_size: int,
                                        f"{name}_sent_per_s": round(rate, 2)})
     for quantize in QUANTIZATIONS:
         out = scratch_dir / quantize / "model.tflite"
-        exported = runs.export_tflite(model_dir, out, beam_size, max_src_len, quantize)
+        exported = export_tflite(runs.load_tflite_decoder(model_dir, max_src_len, beam_size),
+                                 out, quantize)
         lite = TFLiteTranslator(out, truncate=True)
         row = {"bytes": exported["bytes"]}
         for name, beam in (("greedy", False), ("beam", True)):

@@ -1,26 +1,22 @@
-"""`keras-s2s experiment`: the paper's studies, training what they need; JSON, Markdown, PNG."""
+"""The paper's studies over an `Experiment`: reversal, beam and ensembles, rescoring, length,
+sentence representations; each writes JSON, Markdown and PNG."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import sys
-from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import sacrebleu
 
-from keras_s2s import runs
-from keras_s2s.assess import evaluate
-from keras_s2s.config import Config, resolve
-from keras_s2s.constants import UNK_ID, WEIGHTS_FILE
-from keras_s2s.decode.scoring import rescore
-from keras_s2s.driver import Driver, TranslatorBackend
-from keras_s2s.evaluation import bleu, bleu_signature
-from keras_s2s.figures import markdown_table, pca_2d, plot_length, plot_pca
+from keras_s2s.constants import UNK_ID
+from keras_s2s.decode.rescore import rescore
+from keras_s2s.evaluation.evaluate import evaluate
+from keras_s2s.evaluation.metrics import bleu_signature
+from keras_s2s.experiments import STUDIES
+from keras_s2s.experiments.experiment import Experiment
+from keras_s2s.experiments.figures import pca_2d, plot_length, plot_pca
 
-STUDIES = ("reverse", "beam", "rescore", "length", "pca")
 # The paper's Figure 2 phrases: word order (left) and voice/paraphrase (right).
 PCA_PHRASES = (
     (1, "John respects Mary"), (1, "Mary respects John"), (1, "John admires Mary"),
@@ -28,83 +24,6 @@ PCA_PHRASES = (
     (2, "I gave her a card in the garden"), (2, "In the garden , I gave her a card"),
     (2, "She was given a card by me in the garden"), (2, "She gave me a card in the garden"),
     (2, "In the garden , she gave me a card"), (2, "I was given a card by her in the garden"))
-
-
-class Experiment:
-    """The models of one experiment directory, trained on demand and shared by the studies.
-
-    Members `reversed_0 … reversed_{n-1}` differ in seed (initialisation and batch order),
-    as the paper's ensemble; `forward_0` is `reversed_0` without source reversal. All share
-    `reversed_0`'s vocabularies.
-
-    Args:
-        cfg: the resolved config (data, model, training of every member).
-        directory: where members, results and plots go.
-        test: held-out `(source, reference)` pairs.
-        beam_size: the beam of single-beam figures.
-        log: progress messages.
-        verbose: Keras verbosity of training (2: one line per epoch, for notebooks).
-    """
-
-    def __init__(self, cfg: Config, directory: str | Path, test: Sequence[tuple[str, str]],
-                 beam_size: int = 5, log: Callable[[str], None] = print,
-                 verbose: int | str = "auto"):
-        self.cfg, self.dir, self.verbose = cfg, Path(directory), verbose
-        self.sources = [s for s, _ in test]
-        self.refs = [t for _, t in test]
-        self.beam_size, self.log = beam_size, log
-        self._translators: dict[tuple, object] = {}
-        self._translations: dict[tuple, list[str]] = {}
-
-    def member(self, index: int = 0, reverse: bool = True) -> Path:
-        """The run dir of one member, trained first if it has no final weights yet."""
-        run = self.dir / "models" / f"{'reversed' if reverse else 'forward'}_{index}"
-        if (run / WEIGHTS_FILE).is_file():
-            return run
-        first = self.dir / "models" / "reversed_0"
-        if run != first:
-            self.member(0, True)  # its vocabularies are everyone's
-            run.mkdir(parents=True, exist_ok=True)
-            for vocab in list(first.glob("*.vocab")) + list(first.glob("*.spm.model")):
-                shutil.copyfile(vocab, run / vocab.name)
-        cfg = resolve(overrides=[self.cfg.to_dict(), {"seed": self.cfg.seed + index,
-                                                      "data": {"reverse_source": reverse}}])
-        self.log(f"training {run.name} (seed {cfg.seed}, reverse_source={reverse})")
-        runs.train(cfg, run, verbose=self.verbose)
-        return run
-
-    def translator(self, run_dirs: Sequence[Path]):
-        """The in-process Translator of a model or an ensemble (loaded once)."""
-        key = tuple(str(d) for d in run_dirs)
-        if key not in self._translators:
-            self._translators[key] = runs.load_translator(list(run_dirs))
-        return self._translators[key]
-
-    def driver(self, run_dirs: Sequence[Path]) -> Driver:
-        """The `Driver` of a model or an ensemble (its Translator loaded once)."""
-        return Driver(TranslatorBackend(self.translator(run_dirs)))
-
-    def translate(self, run_dirs: Sequence[Path], beam: int) -> list[str]:
-        """The test sources translated by a model or an ensemble (computed once)."""
-        key = (tuple(str(d) for d in run_dirs), beam)
-        if key not in self._translations:
-            self._translations[key] = self.driver(run_dirs).translate(self.sources, beam)[0]
-        return self._translations[key]
-
-    def bleu(self, hyps: Sequence[str], refs: Sequence[str] | None = None) -> float:
-        return bleu(hyps, self.refs if refs is None else refs)
-
-    def save(self, name: str, results: dict, rows: list[dict], columns: list[str],
-             notes: str = "") -> dict:
-        """Writes `<name>.json` and `<name>.md` (a table) into the experiment directory."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        results = {"study": name, "test_sentences": len(self.sources), **results, "rows": rows}
-        (self.dir / f"{name}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False),
-                                               encoding="utf-8")
-        table = f"### {name}\n\n{markdown_table(rows, columns)}\n{notes}\n"
-        (self.dir / f"{name}.md").write_text(table, encoding="utf-8")
-        self.log(table)
-        return results
 
 
 def study_reverse(exp: Experiment, **_) -> dict:

@@ -9,7 +9,7 @@ import tensorflow as tf
 from keras_s2s.constants import RESERVED_TOKENS
 from keras_s2s.data.tokenizer import WORD_START, VocabTokenizer
 from keras_s2s.driver import Driver
-from keras_s2s.evaluation import corpus_scores, perplexity, tokenized_bleu
+from keras_s2s.evaluation.metrics import corpus_scores, perplexity, tokenized_bleu
 
 
 def word_tokenized(texts: Sequence[str]) -> list[str]:

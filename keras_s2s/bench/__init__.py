@@ -1,0 +1,1 @@
+"""Benchmarks printing JSON figures: training, decoding, TFLite, the development server."""

@@ -1,0 +1,103 @@
+"""`keras-s2s bench train`: target tokens/s, useful FLOPs, MFU against measured matmul peaks."""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import keras
+import tensorflow as tf
+
+from keras_s2s import runs, training
+from keras_s2s.config import Config, ModelConfig
+from keras_s2s.constants import SOURCE
+from keras_s2s.data.pipeline import dataset_from_corpus, make_dataset
+from keras_s2s.model.seq2seq import build_seq2seq
+from keras_s2s.train import trainer
+from keras_s2s.train.distribute import make_strategy, precision_scope
+
+
+def matmul_peak_gflops(dtype: tf.DType, size: int = 2048, repeats: int = 20) -> float:
+    """Best-of-3 GFLOP/s of square matmuls in `dtype` (chained, so none is skipped)."""
+    a = tf.random.uniform([size, size], dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+
+    @tf.function
+    def chain(x):
+        for _ in tf.range(repeats):
+            x = tf.matmul(x, b) * tf.cast(1e-3, dtype)
+        return x
+
+    chain(a).numpy()  # trace and warm up
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        chain(a).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 * repeats / best / 1e9
+
+
+def flops_per_tgt_token(model: ModelConfig, tgt_vocab: int, src_tokens: int,
+                        tgt_tokens: int) -> float:
+    """Useful training FLOPs per target token (forward + backward = 3 × forward).
+
+    `3 × (src_tokens × Σ_l 8H(in_l + H) + tgt_tokens × (Σ_l 8H(in_l + H) + 2HV)) / tgt_tokens`
+    with `in_l = E` for the first layer and `H` above it.
+    """
+    h, e = model.hidden_dim, model.embedding_dim
+    lstm = sum(8 * h * ((e if layer == 0 else h) + h) for layer in range(model.num_layers))
+    total = 3 * (src_tokens * lstm + tgt_tokens * (lstm + 2 * h * tgt_vocab))
+    return total / tgt_tokens
+
+
+class _StepTimer(keras.callbacks.Callback):
+    """Wall time of the batches after `warmup` (tracing and the first steps excluded)."""
+
+    def __init__(self, warmup: int):
+        super().__init__()
+        self.warmup, self.start, self.end = warmup, None, None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.end = time.perf_counter()
+
+
+def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> dict:
+    """Trains `warmup + steps` batches of the configured corpus and measures the last `steps`.
+
+    Returns:
+        JSON-ready figures: `tgt_tokens_per_s`, `flops_per_tgt_token`, `gflops`,
+        `peak_fp32_gflops`, `peak_bf16_gflops`, `mfu`, `padding_fraction`, `peak_rss_mb`, ….
+    """
+    train_corpus, _ = training.corpora(cfg)
+    runs.build_vocabularies(cfg, train_corpus, model_dir)
+    src_tok, tgt_tok = runs.load_tokenizers(cfg, model_dir)
+    batches = make_dataset(dataset_from_corpus(train_corpus), src_tok, tgt_tok, cfg.data,
+                           cfg.train.batch_size, shuffle=True, seed=cfg.seed)
+    batches = batches.repeat().take(warmup + steps).cache()
+    timed = list(batches.skip(warmup))  # fills the cache: input work is not timed
+    src_tokens = sum(int(tf.math.count_nonzero(x[SOURCE])) for x, _ in timed)
+    tgt_tokens = sum(int(tf.math.count_nonzero(y)) for _, y in timed)
+    slots = sum(int(tf.size(x[SOURCE])) + int(tf.size(y)) for x, y in timed)
+    peaks = {"fp32": matmul_peak_gflops(tf.float32), "bf16": matmul_peak_gflops(tf.bfloat16)}
+    with make_strategy(cfg.train.strategy).scope(), precision_scope(cfg.train.precision):
+        model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
+        trainer.compile_model(model, cfg.train)
+    timer = _StepTimer(warmup)
+    model.fit(batches, epochs=1, callbacks=[timer], verbose=0)
+    seconds = timer.end - timer.start
+    per_token = flops_per_tgt_token(cfg.model, tgt_tok.vocab_size, src_tokens, tgt_tokens)
+    gflops = per_token * tgt_tokens / seconds / 1e9
+    peak = peaks["fp32" if cfg.train.precision == "fp32" else "bf16"]
+    return {
+        "precision": cfg.train.precision, "steps": steps, "batch_size": cfg.train.batch_size,
+        "seconds": round(seconds, 2), "tgt_tokens_per_s": round(tgt_tokens / seconds, 1),
+        "flops_per_tgt_token": round(per_token), "gflops": round(gflops, 1),
+        "peak_fp32_gflops": round(peaks["fp32"], 1), "peak_bf16_gflops": round(peaks["bf16"], 1),
+        "mfu": round(gflops / peak, 3),
+        "padding_fraction": round(1 - (src_tokens + tgt_tokens) / slots, 4),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }

@@ -1,0 +1,103 @@
+"""`keras-s2s bench train | decode | tflite | serve`: benchmarks that print JSON figures."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from typing import get_args
+
+from keras_s2s.cli.export_commands import max_src_len_flag
+from keras_s2s.cli.parser import (
+    command,
+    config_flags,
+    corpus_flags,
+    positive_int,
+    resolve_config,
+    run_dir_flag,
+    search_flags,
+    served_model_flags,
+    train_batch_flag,
+)
+from keras_s2s.config import Precision
+
+
+def cmd_bench_train(args: argparse.Namespace) -> dict:
+    """One precision, or several measured one after another with speed-ups vs the first."""
+    from keras_s2s.bench.train import bench_train
+
+    results = {}
+    for precision in args.precision or [None]:
+        extra = ({"train": {"precision": precision}},) if precision else ()
+        cfg = resolve_config(args, extra)
+        with tempfile.TemporaryDirectory() as scratch:
+            results[cfg.train.precision] = bench_train(cfg, args.model_dir or scratch,
+                                                       args.steps, args.warmup)
+    if len(results) == 1:
+        return next(iter(results.values()))
+    first, *others = results
+    speedups = {f"{p}_speedup_vs_{first}": round(results[p]["tgt_tokens_per_s"]
+                                                 / results[first]["tgt_tokens_per_s"], 3)
+                for p in others}
+    return {**results, **speedups}
+
+
+def cmd_bench_decode(args: argparse.Namespace) -> dict:
+    from keras_s2s.bench.decode import bench_decode
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return bench_decode(args.model_dir, args.src, args.beam_size or 5, args.batch_size,
+                            args.limit, scratch)
+
+
+def cmd_bench_tflite(args: argparse.Namespace) -> dict:
+    from keras_s2s.bench.tflite import bench_tflite
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return bench_tflite(args.model_dir[0], args.src, args.ref, args.beam_size or 5,
+                            args.max_src_len, args.limit, scratch)
+
+
+def cmd_bench_serve(args: argparse.Namespace) -> dict:
+    from keras_s2s.bench.serve import bench_serve
+
+    return bench_serve(args.base, args.name, args.clients, args.requests, args.src)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser("bench", help="benchmarks printing JSON figures").add_subparsers(
+        dest="bench", required=True)
+    p = command(bench, "train", "training speed: tokens/s, GFLOP/s, MFU, memory",
+                cmd_bench_train)
+    config_flags(p)
+    run_dir_flag(p, required=False)
+    corpus_flags(p, valid=False)
+    train_batch_flag(p)
+    p.add_argument("--steps", type=positive_int, default=50, help="timed training steps")
+    p.add_argument("--warmup", type=positive_int, default=10,
+                   help="untimed steps first (tracing)")
+    p.add_argument("--precision", choices=get_args(Precision), nargs="+",
+                   help="one precision, or several measured one after another in this run "
+                        "(e.g. fp32 bf16: each one's figures and the speed-ups vs the first)")
+
+    p = command(bench, "decode", "greedy/beam sentences/s: in-graph, SavedModel, eager",
+                cmd_bench_decode)
+    search_flags(p, required=True)
+    p.add_argument("--src", required=True, help="source sentences to translate")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--limit", type=positive_int, default=256,
+                   help="sentences to use from --src")
+
+    p = command(bench, "tflite", "TFLite fp32/int8/fp16: size, sentences/s, BLEU",
+                cmd_bench_tflite)
+    search_flags(p, required=True)
+    max_src_len_flag(p)
+    p.add_argument("--src", required=True, help="source sentences")
+    p.add_argument("--ref", required=True, help="reference translations")
+    p.add_argument("--limit", type=positive_int, default=1000, help="sentences to use")
+
+    p = command(bench, "serve", "latency and throughput of the local server over gRPC",
+                cmd_bench_serve)
+    served_model_flags(p)
+    p.add_argument("--clients", type=positive_int, default=16)
+    p.add_argument("--requests", type=positive_int, default=1000)
+    p.add_argument("--src", help="sentences to send (default: a few built-in ones)")

@@ -1,0 +1,143 @@
+"""`keras-s2s translate | score | rescore`: decoding through one `Driver` on any back end."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+from keras_s2s.cli.parser import backend_flags, command, positive_int
+
+
+def translator_from_args(args: argparse.Namespace):
+    """The Translator of `--model-dir` (one run, or several as an ensemble) with the run's
+    decode settings, `--beam-size` and `--length-penalty` applied."""
+    from keras_s2s import runs
+
+    changes = {"beam_size": args.beam_size, "length_penalty": args.length_penalty}
+    decode = dataclasses.replace(runs.load_config(args.model_dir[0]).decode,
+                                 **{k: v for k, v in changes.items() if v is not None})
+    return runs.load_translator(args.model_dir, decode)
+
+
+def check_backend_flags(args: argparse.Namespace) -> None:
+    """Exactly one back end, and only flags it honours (checked before anything loads)."""
+    given = [flag for flag, value in (("--model-dir", args.model_dir),
+                                      ("--saved-model", args.saved_model),
+                                      ("--server", args.server)) if value]
+    if len(given) != 1:
+        raise ValueError("Pass exactly one of --model-dir DIR (a run), --saved-model DIR (an "
+                         "export) or --server HOST:PORT (TF Serving); received: "
+                         f"{', '.join(given) or 'none'}.")
+    if args.length_penalty is not None and not args.model_dir:
+        raise ValueError("--length-penalty works with --model-dir only: an export's length "
+                         "penalty is fixed when it is exported (`keras-s2s export "
+                         "--length-penalty A`).")
+
+
+def open_driver(args: argparse.Namespace):
+    """The `Driver` of the one back end the flags name: `--model-dir` (a run, or several as an
+    ensemble), `--saved-model` (an export) or `--server` (TF Serving over gRPC)."""
+    from keras_s2s.driver import Driver, SavedModelBackend, ServerBackend, TranslatorBackend
+
+    check_backend_flags(args)
+    if args.model_dir:
+        backend = TranslatorBackend(translator_from_args(args))
+    elif args.saved_model:
+        backend = SavedModelBackend(args.saved_model)
+    else:
+        backend = ServerBackend(args.server, args.model_name)
+    return Driver(backend, args.batch_size)
+
+
+def read_input(path: str | None) -> list[str]:
+    """The lines of `path`, else of stdin (UTF-8, or an error naming the line)."""
+    from keras_s2s.data.corpus import iter_lines
+
+    if path:
+        return list(iter_lines(path))
+    lines = []
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            lines.append(raw.decode("utf-8").rstrip("\r\n"))
+        except UnicodeDecodeError as err:
+            raise ValueError(f"stdin, line {number}: invalid UTF-8 ({err.reason}); "
+                             "send UTF-8 text.") from None
+    return lines
+
+
+def cmd_translate(args: argparse.Namespace) -> dict:
+    """1-best translations, one per line, or n-best lists as `i ||| hypothesis ||| score`."""
+    from keras_s2s.config import DecodeConfig
+
+    if args.n_best and args.beam_size and args.n_best > args.beam_size:
+        raise ValueError(f"--n-best {args.n_best} needs a beam at least as wide; received "
+                         f"--beam-size {args.beam_size}.")
+    driver = open_driver(args)  # first: a bad model path fails before waiting on stdin
+    texts = read_input(args.input)
+    start = time.time()
+    if args.n_best:
+        beam = args.beam_size or max(args.n_best, DecodeConfig().beam_size)
+        for i, hyps in enumerate(driver.nbest(texts, args.n_best, beam)):
+            for hyp in hyps:
+                print(f"{i} ||| {hyp.text} ||| {hyp.score:.4f}")
+    else:
+        for line in driver.translate(texts, args.beam_size)[0]:
+            print(line)
+    return {"sentences": len(texts), "seconds": round(time.time() - start, 2)}
+
+
+def cmd_score(args: argparse.Namespace) -> dict:
+    """Prints `log p(target | source)` of each line pair."""
+    from keras_s2s.data.corpus import read_parallel
+
+    driver = open_driver(args)
+    pairs = read_parallel(args.src, args.tgt)
+    log_probs, tokens = driver.score([s for s, _ in pairs], [t for _, t in pairs])
+    for value in log_probs:
+        print(f"{value:.4f}")
+    return {"sentences": len(pairs), "total_log_prob": round(sum(log_probs), 4),
+            "target_tokens": sum(tokens)}
+
+
+def cmd_rescore(args: argparse.Namespace) -> dict:
+    """Prints the best hypothesis of each n-best list after rescoring (paper §3.3)."""
+    import numpy as np
+
+    from keras_s2s.data.corpus import iter_lines
+    from keras_s2s.decode.rescore import read_nbest, rescore
+
+    driver = open_driver(args)
+    sources = list(iter_lines(args.src))
+    candidates = read_nbest(args.nbest)
+    if len(candidates) > len(sources):
+        raise ValueError(f"{args.nbest} has n-best lists for {len(candidates)} sentences but "
+                         f"{args.src} has {len(sources)} lines.")
+    pairs = [(source, hyp) for source, hyps in zip(sources, candidates) for hyp, _ in hyps]
+    flat, _ = driver.score([s for s, _ in pairs], [h for _, h in pairs])  # all in batches
+    ends = np.cumsum([len(hyps) for hyps in candidates])
+    model_scores = [flat[end - len(hyps):end] for end, hyps in zip(ends, candidates)]
+    for ranked in rescore(candidates, model_scores, args.weight):
+        print(ranked[0][0] if ranked else "")
+    return {"sentences": len(candidates)}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = command(sub, "translate", "translate stdin (or --input)", cmd_translate)
+    backend_flags(p)
+    p.add_argument("--input", help="read sentences from this file instead of stdin")
+    p.add_argument("--n-best", type=positive_int, help="print N hypotheses per sentence "
+                   "(Moses format 'i ||| hypothesis ||| score')")
+
+    p = command(sub, "score", "log p(target | source) of given sentence pairs", cmd_score)
+    backend_flags(p)
+    p.add_argument("--src", required=True, help="source sentences")
+    p.add_argument("--tgt", required=True, help="target sentences, line-aligned with --src")
+
+    p = command(sub, "rescore", "re-rank a Moses n-best list with the model (paper §3.3)",
+                cmd_rescore)
+    backend_flags(p)
+    p.add_argument("--src", required=True, help="the source sentences")
+    p.add_argument("--nbest", required=True, help="'i ||| hypothesis ||| score' lines")
+    p.add_argument("--weight", type=float, default=0.5, help="share of the n-best's own score")

@@ -1,0 +1,90 @@
+"""`keras-s2s train | vocab | data-stats | info`: a run directory from a corpus or a preset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from keras_s2s.cli.parser import (
+    command,
+    config_flags,
+    corpus_flags,
+    resolve_config,
+    run_dir_flag,
+    train_batch_flag,
+)
+from keras_s2s.constants import DATA_REPORT_FILE
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    from keras_s2s import training
+
+    cfg = resolve_config(args)
+    start = time.time()
+    history = training.train(cfg, args.model_dir)
+    last = {key: round(float(values[-1]), 4) for key, values in history.items()}
+    report = json.loads((Path(args.model_dir) / DATA_REPORT_FILE).read_text(encoding="utf-8"))
+    return {"model_dir": args.model_dir, "train_pairs": report["train"]["pairs"],
+            "seconds": round(time.time() - start, 1), **last}
+
+
+def cmd_vocab(args: argparse.Namespace) -> dict:
+    from keras_s2s import runs, training
+
+    cfg = resolve_config(args)
+    train_corpus, _ = training.corpora(cfg)
+    Path(args.model_dir).mkdir(parents=True, exist_ok=True)
+    report = train_corpus.scan().as_dict()
+    runs.build_vocabularies(cfg, train_corpus, args.model_dir)
+    src_tok, tgt_tok = runs.load_tokenizers(cfg, args.model_dir)
+    print(f"wrote vocabularies to {args.model_dir}", file=sys.stderr)
+    return {**report, "src_vocab_size": src_tok.vocab_size, "tgt_vocab_size": tgt_tok.vocab_size}
+
+
+def cmd_data_stats(args: argparse.Namespace) -> dict:
+    from keras_s2s import training
+
+    cfg = resolve_config(args)
+    with tempfile.TemporaryDirectory() as scratch:
+        return training.data_stats(cfg, args.model_dir or scratch)
+
+
+def cmd_info(args: argparse.Namespace) -> dict:
+    from keras_s2s.model.seq2seq import build_seq2seq, parameter_counts
+
+    cfg = resolve_config(args)
+    model = build_seq2seq(cfg.model, cfg.data.src_vocab_size, cfg.data.tgt_vocab_size)
+    counts = parameter_counts(model)
+    for part, count in counts.items():
+        print(f"{part:>18}: {count:,}", file=sys.stderr)
+    return {"parameters": counts["total"], **{f"{k}_parameters": v for k, v in counts.items()
+                                              if k != "total"}}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = command(sub, "train", "train a model (the built-in task unless a corpus is given)",
+                cmd_train)
+    config_flags(p)
+    run_dir_flag(p)
+    corpus_flags(p)
+
+    p = command(sub, "vocab", "build the vocabularies of a corpus into --model-dir", cmd_vocab)
+    config_flags(p)
+    run_dir_flag(p)
+    corpus_flags(p, valid=False)
+
+    p = command(sub, "data-stats", "pairs, skipped lines, padding with/without bucketing",
+                cmd_data_stats)
+    config_flags(p)
+    run_dir_flag(p, required=False)
+    corpus_flags(p, valid=False)
+    train_batch_flag(p)
+
+    p = command(sub, "info", "parameter counts of a preset/config (built, not trained)",
+                cmd_info)
+    config_flags(p)
+    run_dir_flag(p, required=False)

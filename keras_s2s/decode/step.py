@@ -1,0 +1,30 @@
+"""What every search runs on: the `encode`/`step` callable types and their shared helpers."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import tensorflow as tf
+
+from keras_s2s.constants import BOS_ID, PAD_ID
+
+# `src_ids [batch, src_len] → states` (any `tf.nest` structure).
+EncodeFn = Callable[[tf.Tensor], Any]
+# `(tokens [batch], states) → (log_probs [batch, V], states)`.
+StepFn = Callable[[tf.Tensor, Any], tuple[tf.Tensor, Any]]
+
+
+NEG_INF = -1e9
+
+
+def ban_special(log_probs: tf.Tensor) -> tf.Tensor:
+    """`<pad>` and `<s>` are never generated: their log-probs `[..., V]` become -1e9."""
+    vocab = tf.shape(log_probs)[-1]
+    banned = tf.scatter_nd([[PAD_ID], [BOS_ID]], [NEG_INF, NEG_INF], [vocab])
+    return log_probs + banned
+
+
+def max_target_lengths(src_ids: tf.Tensor, a: float, b: int) -> tf.Tensor:
+    """Per-sentence limit `a * source_length + b` (source length without `</s>`), `[batch]`."""
+    src_len = tf.reduce_sum(tf.cast(src_ids != PAD_ID, tf.float32), axis=1) - 1.0
+    return tf.cast(tf.math.ceil(a * tf.maximum(src_len, 0.0)), tf.int32) + b
