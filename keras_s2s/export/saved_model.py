@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -38,13 +39,27 @@ def write_warmup(version_dir: Path, name: str, texts: list[str]) -> None:
             writer.write(log.SerializeToString())
 
 
+def served_names(models_config: str | Path) -> list[str]:
+    """The model names a TF Serving `models.config` lists, in order (none if it is missing)."""
+    path = Path(models_config)
+    if not path.is_file():
+        return []
+    return re.findall(r'^\s*name:\s*"([^"]+)"', path.read_text(encoding="utf-8"), re.MULTILINE)
+
+
 def write_server_configs(base: str | Path, name: str, max_batch_size: int = 64) -> None:
-    """`models.config` and `batching_parameters.txt` for `tensorflow_model_server`."""
+    """`models.config` and `batching_parameters.txt` for `tensorflow_model_server`.
+
+    The models already listed in `models.config` stay in it: exporting a second model into
+    the same base adds an entry and drops none.
+    """
     base = Path(base)
-    (base / "models.config").write_text(
-        "model_config_list {\n  config {\n"
-        f'    name: "{name}"\n    base_path: "/models/{name}"\n'
-        '    model_platform: "tensorflow"\n  }\n}\n', encoding="utf-8")
+    names = served_names(base / "models.config")
+    names += [] if name in names else [name]
+    entries = "".join(f'  config {{\n    name: "{n}"\n    base_path: "/models/{n}"\n'
+                      '    model_platform: "tensorflow"\n  }\n' for n in names)
+    (base / "models.config").write_text(f"model_config_list {{\n{entries}}}\n",
+                                        encoding="utf-8")
     (base / "batching_parameters.txt").write_text(
         f"max_batch_size {{ value: {max_batch_size} }}\n"
         "batch_timeout_micros { value: 5000 }\n"
