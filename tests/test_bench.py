@@ -1,0 +1,45 @@
+"""Benchmark building blocks: the FLOP count, the timing helper, the eager baseline."""
+
+import pytest
+import tensorflow as tf
+
+from keras_s2s.bench.decode import EagerSearch, sentences_per_s, step_floor_ms
+from keras_s2s.bench.train import flops_per_tgt_token, matmul_peak_gflops
+from keras_s2s.config import ModelConfig
+from keras_s2s.driver import Driver, TranslatorBackend
+
+
+def test_flops_per_target_token_follows_the_formula():
+    model = ModelConfig(embedding_dim=2, hidden_dim=3, num_layers=2)
+    lstm = 8 * 3 * (2 + 3) + 8 * 3 * (3 + 3)  # layer 0 reads E, layer 1 reads H
+    expected = 3 * (10 * lstm + 5 * (lstm + 2 * 3 * 7)) / 5
+    assert flops_per_tgt_token(model, 7, src_tokens=10, tgt_tokens=5) == pytest.approx(expected)
+
+
+def test_matmul_peak_is_measured():
+    assert matmul_peak_gflops(tf.float32, size=64, repeats=2) > 0
+
+
+def test_sentences_per_s_times_one_call_after_a_warmup():
+    calls = []
+
+    def translate(texts):
+        calls.append(list(texts))
+        return [t.upper() for t in texts]
+
+    rate, outputs = sentences_per_s(translate, ["a", "b", "c"], ["w"])
+    assert calls == [["w"], ["a", "b", "c"]] and outputs == ["A", "B", "C"] and rate > 0
+
+
+def test_the_eager_baseline_finds_what_the_graph_finds(tiny_translator):
+    texts = ["12", "3 400", "7"]
+    in_graph = Driver(TranslatorBackend(tiny_translator)).nbest(texts, 2, 3)
+    eager = Driver(EagerSearch(tiny_translator)).nbest(texts, 2, 3)
+    assert [[h.text for h in hyps] for hyps in eager] == \
+        [[h.text for h in hyps] for hyps in in_graph]
+    with pytest.raises(ValueError, match="translate_nbest only"):
+        EagerSearch(tiny_translator).call("score", {})
+
+
+def test_step_floor_is_one_compiled_step(tiny_translator):
+    assert step_floor_ms(tiny_translator, ["12", "7"], beam_size=2, repeats=3) > 0
