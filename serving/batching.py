@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from typing import NamedTuple
 
@@ -11,7 +13,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_s2s.constants import SERVING_DEFAULT
-from serving.registry import LoadedVersion, ModelRegistry
+from serving.registry import LoadedVersion, ModelRegistry, ServingError
+
+LOG = logging.getLogger("keras_s2s.serving")
 
 
 class _Request(NamedTuple):
@@ -102,6 +106,22 @@ class Batcher:
 def predict(registry: ModelRegistry, batcher: Batcher, name: str, version: int | None,
             signature: str, inputs: dict[str, np.ndarray]) -> tuple[int, dict[str, np.ndarray]]:
     """Shared by gRPC and REST: resolves the model version and runs the signature (an empty
-    name means `serving_default`, as in TF Serving)."""
-    number, loaded = registry.get(name, version)
-    return number, batcher.submit(loaded, signature or SERVING_DEFAULT, inputs)
+    name means `serving_default`, as in TF Serving). Logs one line per request: model,
+    version, signature, batch size, status and milliseconds."""
+    start, signature = time.perf_counter(), signature or SERVING_DEFAULT
+    rows = max((len(v) for v in inputs.values() if np.ndim(v)), default=1)
+    number, status = version, "OK"
+    try:
+        number, loaded = registry.get(name, version)
+        return number, batcher.submit(loaded, signature, inputs)
+    except ServingError as err:
+        status = err.code
+        LOG.warning("model=%s signature=%s error=%s: %s", name, signature, err.code, err)
+        raise
+    except Exception as err:
+        status = "INTERNAL"
+        LOG.error("model=%s signature=%s error=INTERNAL: %s", name, signature, err)
+        raise
+    finally:
+        LOG.info("model=%s version=%s signature=%s batch=%d status=%s ms=%.1f", name, number,
+                 signature, rows, status, (time.perf_counter() - start) * 1000)

@@ -13,6 +13,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from keras_s2s.constants import INPUT_BEAM_SIZE, INPUT_N_BEST
+
+COUNT_INPUTS = (INPUT_BEAM_SIZE, INPUT_N_BEST)  # scalar sizes that must be >= 1
+
 
 class ServingError(Exception):
     """A request the server rejects; `code` is the gRPC status name TF Serving would use."""
@@ -48,11 +52,20 @@ class LoadedVersion:
         return self.call(signature, self.validate(signature, inputs))
 
     def call(self, signature: str, tensors: dict[str, tf.Tensor]) -> dict[str, np.ndarray]:
-        """Runs a signature on tensors `validate` has already checked."""
-        return {k: v.numpy() for k, v in self.signatures[signature](**tensors).items()}
+        """Runs a signature on tensors `validate` has already checked; an error the graph
+        raises on the request's values is INVALID_ARGUMENT with its first line only."""
+        try:
+            return {k: v.numpy() for k, v in self.signatures[signature](**tensors).items()}
+        except tf.errors.InvalidArgumentError as err:
+            raise ServingError("INVALID_ARGUMENT", _first_line(err.message)) from None
 
     def validate(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, tf.Tensor]:
-        """The request's tensors, if they match the signature's names, dtypes and shapes."""
+        """The request's tensors, if they match the signature's names, dtypes and shapes.
+
+        As TF Serving's REST API does with JSON numbers, an integer input of another integer
+        dtype is converted when its values fit; every `[batch]` input must hold the same,
+        non-zero number of rows.
+        """
         if signature not in self.signatures:
             raise ServingError("NOT_FOUND", f"Serving signature '{signature}' not found; "
                                f"available: {sorted(self.signatures)}.")
@@ -62,18 +75,53 @@ class LoadedVersion:
         if missing or extra:
             raise ServingError("INVALID_ARGUMENT", f"Signature '{signature}' takes inputs "
                                f"{sorted(specs)}; missing {missing}, unexpected {extra}.")
-        tensors = {}
-        for name, spec in specs.items():
-            value = inputs[name]
-            if tf.as_dtype(value.dtype) != spec.dtype and not (
-                    spec.dtype == tf.string and value.dtype.kind in "SO"):
-                raise ServingError("INVALID_ARGUMENT", f"Input '{name}' must be "
-                                   f"{spec.dtype.name}; received {value.dtype}.")
-            if not spec.shape.is_compatible_with(value.shape):
-                raise ServingError("INVALID_ARGUMENT", f"Input '{name}' must have shape "
-                                   f"{spec.shape}; received {list(value.shape)}.")
-            tensors[name] = tf.constant(value, dtype=spec.dtype)
+        tensors = {name: _tensor(name, np.asarray(inputs[name]), spec)
+                   for name, spec in specs.items()}
+        _check_rows(signature, {name: t for name, t in tensors.items() if t.shape.rank})
         return tensors
+
+
+def _first_line(message: str) -> str:
+    """The part of a TF error message a client can act on (no graph or node internals)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    internals = ("Graph execution error", "Detected at node", "[[")
+    useful = [line for line in lines if not line.startswith(internals)]
+    return (useful or lines or ["invalid argument"])[0].split(" [[")[0]
+
+
+def _tensor(name: str, value: np.ndarray, spec: tf.TensorSpec) -> tf.Tensor:
+    """`value` as a tensor of the spec's dtype and shape, or INVALID_ARGUMENT saying why."""
+    kind = value.dtype.kind
+    if value.size == 0 and spec.shape.is_compatible_with(value.shape):
+        return tf.zeros(value.shape, spec.dtype)  # JSON's [] has no dtype; `_check_rows` decides
+    if spec.dtype == tf.string:
+        ok = kind in "SOU"
+    elif spec.dtype.is_integer:
+        info = np.iinfo(spec.dtype.as_numpy_dtype)
+        ok = kind in "iu" and info.min <= value.min() <= value.max() <= info.max
+    else:
+        ok = kind in "iuf"
+    if not ok:
+        raise ServingError("INVALID_ARGUMENT", f"Input '{name}' must be {spec.dtype.name}; "
+                           f"received {value.dtype} {value.tolist()!r:.80}.")
+    if not spec.shape.is_compatible_with(value.shape):
+        raise ServingError("INVALID_ARGUMENT", f"Input '{name}' must have shape "
+                           f"{spec.shape}; received {list(value.shape)}.")
+    if name in COUNT_INPUTS and (value < 1).any():
+        raise ServingError("INVALID_ARGUMENT", f"Input '{name}' must be >= 1; received "
+                           f"{value.tolist()}.")
+    return tf.constant(value, dtype=spec.dtype)
+
+
+def _check_rows(signature: str, batched: dict[str, tf.Tensor]) -> None:
+    """Every `[batch, ...]` input holds the same number of rows, and at least one."""
+    rows = {name: int(t.shape[0]) for name, t in batched.items()}
+    if len(set(rows.values())) > 1:
+        raise ServingError("INVALID_ARGUMENT", f"Signature '{signature}' needs the same "
+                           f"number of rows in every input; received {rows}.")
+    if 0 in rows.values():
+        raise ServingError("INVALID_ARGUMENT", f"Signature '{signature}' received an empty "
+                           "batch; send at least one sentence.")
 
 
 class ModelRegistry:

@@ -15,7 +15,7 @@ from serving.registry import ServingError
 
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
                    r"(?P<tail>:predict|/metadata)?$")
-HTTP_STATUS = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404}
+HTTP_STATUS = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "INTERNAL": 500}
 
 
 def _to_json(value: np.ndarray):
@@ -39,7 +39,11 @@ def _inputs(body: dict) -> tuple[dict[str, np.ndarray], bool]:
         data = {INPUT_TEXT: data}  # a single unnamed input: the translate signatures' text
     arrays = {}
     for key, value in data.items():
-        array = np.array(value)
+        try:
+            array = np.array(value)
+        except ValueError as err:  # e.g. rows of different lengths
+            raise ServingError("INVALID_ARGUMENT", f"Input '{key}' is not a tensor: {err}"
+                               ) from None
         arrays[key] = array.astype(object) if array.dtype.kind == "U" else array
     return arrays, rows
 
@@ -105,7 +109,7 @@ def make_handler(server):
                 self._reply(200, {"outputs": result})
             except ServingError as err:
                 self._reply(HTTP_STATUS.get(err.code, 500), {"error": str(err)})
-            except Exception as err:  # a graph error: the request was bad
-                self._reply(400, {"error": f"{type(err).__name__}: {err}"})
+            except Exception as err:  # a server fault (request errors are ServingErrors)
+                self._reply(500, {"error": f"{type(err).__name__}: {err}"})
 
     return Handler

@@ -10,7 +10,9 @@ installed here; it implements `PredictionService.Predict`, `GetModelMetadata` an
 from __future__ import annotations
 
 import json
+import logging
 import signal
+import sys
 import threading
 from concurrent import futures
 from http.server import ThreadingHTTPServer
@@ -55,6 +57,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                                        request.model_spec.signature_name, inputs)
         except ServingError as err:
             return _abort(context, err)
+        except Exception as err:  # a server fault: one line, no Python internals
+            return _abort(context, ServingError("INTERNAL", f"{type(err).__name__}: {err}"))
         response = predict_pb2.PredictResponse()
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = version
@@ -121,19 +125,39 @@ class Server:
                  poll_seconds: float = 1.0):
         self.registry = ModelRegistry(base, name, poll_seconds)
         self.batcher = Batcher(max_batch_size)
-        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+        # No SO_REUSEPORT: a second server on a taken port must fail, not share its traffic.
+        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=32),
+                                options=[("grpc.so_reuseport", 0)])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
             PredictionServicer(self.registry, self.batcher), self.grpc)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
             ModelServicer(self.registry), self.grpc)
-        self.port = self.grpc.add_insecure_port(f"{host}:{port}")
+        self.http, self.stopped = None, threading.Event()
+        self.port = self._bind_grpc(host, port)
         self.grpc.start()
-        self.http = None
         if rest_port is not None:
-            self.http = ThreadingHTTPServer((host, rest_port), make_handler(self))
+            try:
+                self.http = ThreadingHTTPServer((host, rest_port), make_handler(self))
+            except OSError as err:
+                self.stop(grace=0)
+                raise OSError(f"Cannot serve REST on {host}:{rest_port}: {err.strerror}. "
+                              "Another server holds the port? Pass another --rest-port "
+                              "(0 picks a free one).") from None
             self.rest_port = self.http.server_address[1]
             threading.Thread(target=self.http.serve_forever, daemon=True).start()
-        self.stopped = threading.Event()
+
+    def _bind_grpc(self, host: str, port: int) -> int:
+        """Binds the gRPC port, or an OSError naming it (gRPC returns 0 when it cannot)."""
+        try:
+            bound = self.grpc.add_insecure_port(f"{host}:{port}")
+        except RuntimeError:
+            bound = 0
+        if bound == 0:
+            self.registry.close()
+            raise OSError(f"Cannot serve gRPC on {host}:{port}: the port is taken (or the "
+                          "address is not this machine's). Pass another --port (0 picks a "
+                          "free one).")
+        return bound
 
     def stop(self, grace: float = 2.0) -> None:
         self.grpc.stop(grace).wait()
@@ -151,8 +175,11 @@ class Server:
 
 
 def serve(base: str, name: str, host: str, port: int, rest_port: int | None,
-          max_batch_size: int = 64) -> None:
-    """Runs the development server until SIGTERM; prints where it listens."""
+          max_batch_size: int = 64, log_level: str = "INFO") -> None:
+    """Runs the development server until SIGTERM; prints where it listens (stdout) and logs
+    one line per request and every error (stderr, at `log_level`)."""
+    logging.basicConfig(level=log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = Server(base, name, host, port, rest_port, max_batch_size)
     print(json.dumps({"serving": name, "grpc": f"{host}:{server.port}",
                       "rest": f"{host}:{server.rest_port}" if server.http else None,

@@ -40,7 +40,8 @@ def cmd_export_tflite(args: argparse.Namespace) -> dict:
 def cmd_serve(args: argparse.Namespace) -> dict:
     from serving.server import serve
 
-    serve(args.base, args.name, args.host, args.port, args.rest_port, args.max_batch_size)
+    serve(args.base, args.name, args.host, args.port, args.rest_port, args.max_batch_size,
+          args.log_level)
     return {"stopped": True}
 
 
@@ -75,3 +76,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8500)
     p.add_argument("--rest-port", type=int, default=8501)
     p.add_argument("--max-batch-size", type=positive_int, default=64, help="1 disables batching")
+    p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO",
+                   help="INFO: one line per request batch; WARNING: errors only")
