@@ -18,8 +18,7 @@ Optimizer = Literal["adam", "sgd"]
 LossKind = Literal["token_mean", "sentence_sum"]
 Schedule = Literal["constant", "paper"]
 Strategy = Literal["auto", "mirrored", "multi-worker", "one-device"]
-Precision = Literal["fp32", "bf16", "fp16"]
-TOKENIZERS: tuple[str, ...] = typing.get_args(TokenizerKind)
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
 
 def positive(default: int | float) -> Any:
@@ -97,7 +96,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     checkpoint_every: int = positive(200)  # steps between checkpoints (a kill loses at most these)
     strategy: Strategy = "auto"  # "auto": multi-worker when TF_CONFIG names several workers
-    precision: Precision = "fp32"  # mixed bf16/fp16: softmax and loss stay fp32
+    precision: Precision = "auto"  # auto: bf16 where native, else fp32; softmax/loss fp32
     jit_compile: bool = False  # XLA-compile the train step (one compilation per batch shape)
 
 
@@ -126,8 +125,7 @@ class Config:
         return dataclasses.asdict(self)
 
 
-# Presets are partial dicts applied on top of the defaults.
-PRESETS: dict[str, dict[str, Any]] = {
+PRESETS: dict[str, dict[str, Any]] = {  # partial dicts applied on top of the defaults
     "default": {},
     # The built-in numbers → French words task: characters in, words out.
     "demo": {
@@ -154,7 +152,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"src_vocab_size": 160000, "tgt_vocab_size": 80000},
         "model": {"embedding_dim": 1000, "hidden_dim": 1000, "num_layers": 4, "init_scale": 0.08},
         "train": {"optimizer": "sgd", "learning_rate": 0.7, "batch_size": 128,
-                  "loss": "sentence_sum", "clip_norm": 5.0, "epochs": 7.5, "schedule": "paper"},
+                  "loss": "sentence_sum", "clip_norm": 5.0, "epochs": 7.5, "schedule": "paper",
+                  "precision": "fp32"},
     },
 }
 
@@ -195,7 +194,11 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise ConfigError(f"--set takes key=value, e.g. model.hidden_dim=128; received: {text!r}.")
     key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {key}: the value {raw!r} is not valid YAML; quote it, e.g. "
+                          f"--set '{key}=\"{raw}\"'.") from None
     nested: dict[str, Any] = {}
     node = nested
     parts = key.strip().split(".")
@@ -270,7 +273,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file not found: {path}.")
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:  # bad YAML, or not a text file
+        mark = getattr(err, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"Config file {path}{line} is not valid YAML text "
+                          f"({getattr(err, 'problem', None) or err}); fix it.") from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"Config file {path} must hold a mapping; received: {type(loaded)}.")
     return loaded

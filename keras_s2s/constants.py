@@ -37,6 +37,10 @@ OUTPUT_TRANSLATIONS = "translations"
 OUTPUT_SCORES = "scores"
 OUTPUT_LOG_PROBS = "log_probs"
 OUTPUT_NUM_TOKENS = "num_tokens"
+# Every signature also says how long each source was and how much of it the model read (a
+# source longer than decode.max_src_len tokens is cut: tokens_read < tokens).
+OUTPUT_SOURCE_TOKENS = "source_tokens"
+OUTPUT_SOURCE_TOKENS_READ = "source_tokens_read"
 
 # Post-training quantizations of `export-tflite` (dynamic-range int8 weights, float16).
 QUANTIZATIONS = ("none", "dynamic", "float16")

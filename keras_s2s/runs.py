@@ -10,7 +10,7 @@ import keras
 
 from keras_s2s import config as config_lib
 from keras_s2s.config import Config, DecodeConfig
-from keras_s2s.constants import CONFIG_FILE, WEIGHTS_FILE
+from keras_s2s.constants import CONFIG_FILE, DATA_REPORT_FILE, WEIGHTS_FILE
 from keras_s2s.data.corpus import Corpus
 from keras_s2s.data.pipeline import dataset_from_corpus
 from keras_s2s.data.tokenizer import Tokenizer
@@ -20,29 +20,58 @@ from keras_s2s.decode.translator import Translator
 from keras_s2s.export.tflite import TFLiteDecoder
 from keras_s2s.model.inference import make_cell_encode, make_encode, make_step
 from keras_s2s.model.seq2seq import build_seq2seq
+from keras_s2s.train.callbacks import CHECKPOINT_DIR
+
+
+def has_started(model_dir: str | Path) -> bool:
+    """Whether a run directory holds weights or a step checkpoint (training really ran)."""
+    model_dir = Path(model_dir)
+    return (model_dir / WEIGHTS_FILE).is_file() or (model_dir / CHECKPOINT_DIR).is_dir()
+
+
+def _comparable(values: dict) -> dict:
+    """A config dict without what may change between reruns: `train.epochs`,
+    `train.precision`, and what training never reads (`decode`, `data.test_*`)."""
+    for key in ("epochs", "precision"):  # a rerun may train further, in another precision
+        values.get("train", {}).pop(key, None)
+    values.pop("decode", None)
+    for key in ("test_src", "test_tgt"):
+        values.get("data", {}).pop(key, None)
+    return values
+
+
+def check_config(cfg: Config, model_dir: str | Path) -> None:
+    """Refuses to train a started run with another config; a run that never started (no
+    weights, no checkpoint) is replaced: its stale config, vocabularies and report go.
+
+    Only `train.epochs` may change between reruns, so a finished run can be trained further,
+    besides settings training never reads; keys added to the config since the run was saved
+    compare at their defaults.
+    """
+    model_dir = Path(model_dir)
+    if model_dir.exists() and not model_dir.is_dir():
+        raise ValueError(f"--model-dir {model_dir} is a file; pass a directory (it is "
+                         "created if missing).")
+    path = model_dir / CONFIG_FILE
+    if not path.exists():
+        return
+    saved = config_lib.from_dict(config_lib.load_yaml(path)).to_dict()
+    if _comparable(saved) == _comparable(cfg.to_dict()):
+        return
+    if has_started(model_dir):
+        raise ValueError(
+            f"{model_dir} holds a run with another config ({path}). Rerun with the same "
+            "settings to resume it (only --epochs may change), or pass a new --model-dir.")
+    stale = [path, model_dir / DATA_REPORT_FILE, *model_dir.glob("*.vocab"),
+             *model_dir.glob("*.spm.model")]
+    for file in stale:
+        file.unlink(missing_ok=True)
 
 
 def write_config(cfg: Config, model_dir: str | Path) -> None:
-    """Saves the resolved config; a run dir holding a different one is an error.
-
-    Only `train.epochs` may change between reruns, so a finished run can be trained further,
-    besides settings training never reads (`decode`, `data.test_*`); keys added to the config
-    since the run was saved compare at their defaults.
-    """
-    path = Path(model_dir) / CONFIG_FILE
-    if path.exists():
-        saved = config_lib.from_dict(config_lib.load_yaml(path)).to_dict()
-        current = cfg.to_dict()
-        for values in (saved, current):
-            values.get("train", {}).pop("epochs", None)
-            values.pop("decode", None)
-            for key in ("test_src", "test_tgt"):
-                values.get("data", {}).pop(key, None)
-        if saved != current:
-            raise ValueError(
-                f"{model_dir} holds a run with another config ({path}). Rerun with the same "
-                "settings to resume it (only --epochs may change), or pass a new --model-dir.")
-    config_lib.save(cfg, path)
+    """Saves the resolved config (the run's identity) after `check_config`."""
+    check_config(cfg, model_dir)
+    config_lib.save(cfg, Path(model_dir) / CONFIG_FILE)
 
 
 def build_vocabularies(cfg: Config, corpus: Corpus, model_dir: str | Path) -> None:

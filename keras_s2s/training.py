@@ -17,9 +17,10 @@ from keras_s2s.data.pipeline import count_too_long, dataset_from_corpus, make_da
 from keras_s2s.data.tasks import TaskSplits, load_task
 from keras_s2s.data.vocab import vocab_exists
 from keras_s2s.model.seq2seq import build_seq2seq
-from keras_s2s.runs import build_vocabularies, load_tokenizers, write_config
+from keras_s2s.runs import build_vocabularies, check_config, load_tokenizers, write_config
 from keras_s2s.train import trainer
 from keras_s2s.train.distribute import make_strategy, precision_scope
+from keras_s2s.train.precision import choose_precision
 
 
 def builtin_splits(cfg: Config) -> TaskSplits:
@@ -37,22 +38,47 @@ def corpora(cfg: Config) -> tuple[Corpus, Corpus | None]:
     return train_corpus, open_corpus(cfg.data, "valid")
 
 
+def _say(text: str) -> None:
+    print(f"data: {text}", file=sys.stderr, flush=True)
+
+
 def _read_training_corpus(cfg: Config, model_dir: Path, corpus: Corpus, cache: bool = False):
-    """Validates and counts the corpus, builds missing vocabularies, counts over-long pairs.
+    """Validates and counts the corpus, builds missing vocabularies, counts over-long pairs,
+    saying what it does on stderr (reading a large corpus takes a while).
 
     Returns:
-        `(counts, src_tokenizer, tgt_tokenizer, pairs)`: counts of pairs, skipped, empty and
-        too-long pairs, and the pairs as a string dataset (cached in memory if `cache`).
+        `(counts, src_tokenizer, tgt_tokenizer, pairs, built)`: counts of pairs, skipped,
+        empty and too-long pairs; the pairs as a string dataset (cached in memory if
+        `cache`); whether this call built the vocabularies.
     """
+    start = time.perf_counter()
+    _say(f"reading {corpus.description} …")
     counts = corpus.scan().as_dict()  # raises CorpusError before any TF work
-    if not vocab_exists(model_dir, (cfg.data.src_tokenizer, cfg.data.tgt_tokenizer)):
+    _say(f"{counts['pairs']:,} pairs ({time.perf_counter() - start:.1f} s)")
+    built = not vocab_exists(model_dir, (cfg.data.src_tokenizer, cfg.data.tgt_tokenizer))
+    if built:
+        _say(f"building vocabularies ({cfg.data.src_tokenizer} {cfg.data.src_vocab_size:,}, "
+             f"{cfg.data.tgt_tokenizer} {cfg.data.tgt_vocab_size:,}) …")
         build_vocabularies(cfg, corpus, model_dir)
     src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
     pairs = dataset_from_corpus(corpus)
     if cache:
         pairs = pairs.cache()
     counts["too_long"] = count_too_long(pairs, src_tok, tgt_tok, cfg.data)
-    return counts, src_tok, tgt_tok, pairs
+    return counts, src_tok, tgt_tok, pairs, built
+
+
+def check_usable(counts: dict, cfg: Config, description: str) -> None:
+    """Stops with the counts and the keys to change when no pair can be trained on."""
+    if counts["pairs"] - counts.get("too_long", 0) > 0:
+        return
+    raise ValueError(
+        f"No usable sentence pairs in {description}: read {counts['pairs']} pairs; skipped "
+        f"{counts['skipped']} bad lines; dropped {counts['empty']} with an empty side and "
+        f"{counts.get('too_long', 0)} longer than data.max_src_len={cfg.data.max_src_len} / "
+        f"data.max_tgt_len={cfg.data.max_tgt_len} tokens. Raise the limits (--set "
+        "data.max_src_len=N --set data.max_tgt_len=N), check the files, or use "
+        "--on-bad-line skip for files with some bad lines.")
 
 
 def prepare_data(cfg: Config, model_dir: Path, train_corpus: Corpus,
@@ -62,14 +88,24 @@ def prepare_data(cfg: Config, model_dir: Path, train_corpus: Corpus,
     Returns:
         `(train_pairs, src_tokenizer, tgt_tokenizer)`; the report counting pairs, skipped bad
         lines, empty and over-long pairs is printed and written to `data_report.json`.
+
+    Raises:
+        ValueError: no usable pair (the vocabularies this call built are removed again).
     """
-    counts, src_tok, tgt_tok, train_pairs = _read_training_corpus(cfg, model_dir, train_corpus)
+    counts, src_tok, tgt_tok, pairs, built = _read_training_corpus(cfg, model_dir,
+                                                                   train_corpus)
+    try:
+        check_usable(counts, cfg, train_corpus.description)
+    except ValueError:
+        for file in [*model_dir.glob("*.vocab"), *model_dir.glob("*.spm.model")] if built else []:
+            file.unlink()
+        raise
     report = {"train": counts}
     if valid_corpus is not None:
         report["valid"] = valid_corpus.scan().as_dict()
     (model_dir / DATA_REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
-    print(f"data: {train_corpus.description}: {json.dumps(report)}", file=sys.stderr)
-    return train_pairs, src_tok, tgt_tok
+    _say(f"{train_corpus.description}: {json.dumps(report)}")
+    return pairs, src_tok, tgt_tok
 
 
 def data_stats(cfg: Config, model_dir: str | Path) -> dict:
@@ -84,8 +120,9 @@ def data_stats(cfg: Config, model_dir: str | Path) -> dict:
     """
     train_corpus, _ = corpora(cfg)
     # Cached: the corpus is read once, so the timing below is the pipeline's alone.
-    figures, src_tok, tgt_tok, pairs = _read_training_corpus(cfg, Path(model_dir), train_corpus,
-                                                             cache=True)
+    figures, src_tok, tgt_tok, pairs, _ = _read_training_corpus(cfg, Path(model_dir),
+                                                                train_corpus, cache=True)
+    check_usable(figures, cfg, train_corpus.description)
     batches = dict(src_tok=src_tok, tgt_tok=tgt_tok, data=cfg.data,
                    batch_size=cfg.train.batch_size, shuffle=True, seed=cfg.seed)
     start = time.perf_counter()
@@ -118,23 +155,27 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
     strategy = make_strategy(cfg.train.strategy)
     model_dir = Path(model_dir)
+    check_config(cfg, model_dir)  # before any file is written: a started run is never changed
     if train_corpus is None:
         train_corpus, valid_corpus = corpora(cfg)
     model_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)  # Python, NumPy and TF
-    write_config(cfg, model_dir)
     train_pairs, src_tok, tgt_tok = prepare_data(cfg, model_dir, train_corpus, valid_corpus)
+    write_config(cfg, model_dir)  # the run's identity, once its data is known to be usable
     batches = dict(src_tok=src_tok, tgt_tok=tgt_tok, data=cfg.data,
                    batch_size=cfg.train.batch_size)
 
     def epoch_data(epoch: int) -> tf.data.Dataset:  # a fixed order per epoch: resumable
-        return make_dataset(train_pairs, shuffle=True, seed=cfg.seed * 1000 + epoch, **batches)
+        data = make_dataset(train_pairs, shuffle=True, seed=cfg.seed * 1000 + epoch, **batches)
+        # Bucketing hides the number of batches; counting them gives the progress bar a total.
+        return data.apply(tf.data.experimental.assert_cardinality(sum(1 for _ in data)))
 
     valid_ds = (make_dataset(dataset_from_corpus(valid_corpus), **batches)
                 if valid_corpus is not None else None)
-    steps_per_epoch = None
-    if cfg.train.schedule != "constant" or cfg.train.epochs % 1:
-        steps_per_epoch = sum(1 for _ in epoch_data(0))
+    steps_per_epoch = int(epoch_data(0).cardinality())
+    _say(f"{steps_per_epoch:,} batches of {cfg.train.batch_size} per epoch")
+    print(f"precision: {choose_precision(cfg.train.precision).reason} → "
+          f"{choose_precision(cfg.train.precision).precision}", file=sys.stderr)
     with strategy.scope(), precision_scope(cfg.train.precision):  # build *and* compile here
         model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
         trainer.compile_model(model, cfg.train, steps_per_epoch)

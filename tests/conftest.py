@@ -6,7 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from keras_s2s import runs, training  # noqa: E402
+from keras_s2s import cli, runs, training  # noqa: E402
 from keras_s2s.config import resolve  # noqa: E402
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
@@ -28,3 +28,14 @@ def tiny_run(tmp_path_factory, tiny_config):
 @pytest.fixture(scope="session")
 def tiny_translator(tiny_run):
     return runs.load_translator(tiny_run)
+
+
+def run_cli(capsys, args):
+    """`(exit code, stdout, stderr)` of one `keras-s2s` call in this process, argparse's own
+    exits included."""
+    try:
+        code = cli.main(args)
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -4,19 +4,15 @@ right exit code, and never a Python traceback."""
 import json
 
 import pytest
+from conftest import run_cli
 
 from keras_s2s import cli
 from keras_s2s.export.saved_model import served_names
 
 
 def _run(capsys, args):
-    """Exit code and stderr of one `keras-s2s` call in this process (argparse or handler)."""
-    try:
-        code = cli.main(args)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.err + captured.out
+    code, out, err = run_cli(capsys, args)
+    return code, err + out
 
 
 BAD = [
@@ -37,6 +33,9 @@ BAD = [
     (["score", "--model-dir", "r", "--src", "a"], "--tgt"),
     (["rescore", "--saved-model", "nowhere", "--src", "a", "--nbest", "b"], "No SavedModel"),
     (["evaluate", "--saved-model", "x", "--model-dir", "y"], "exactly one of"),
+    (["evaluate", "--saved-model", "x", "--beam-size", "0"], "--beam-size"),
+    (["translate", "--model-dir", "r", "--on-long-input", "cut"], "'cut'"),
+    (["train", "--model-dir", "r", "--set", "model.hidden_dim=[1,"], "not valid YAML"),
     (["evaluate", "--model-dir", "nowhere", "--src", "a"], "--src and --ref"),
     (["experiment", "nope", "--model-dir", "r"], "'nope'"),
     (["export", "--model-dir", "nowhere"], "not a run directory"),

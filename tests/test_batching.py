@@ -102,7 +102,8 @@ def test_predict_resolves_the_default_signature_and_version(loaded):
     try:
         version, out = predict(registry, Batcher(), "tiny", None, "",
                                {"text": np.array(["12"], object)})
-        assert version == 1 and set(out) == {"translation", "log_prob"}
+        assert version == 1 and set(out) == {"translation", "log_prob", "source_tokens",
+                                             "source_tokens_read"}
         with pytest.raises(ServingError, match="has no loaded version 7"):
             predict(registry, Batcher(), "tiny", 7, "", {"text": np.array(["12"], object)})
     finally:

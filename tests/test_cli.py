@@ -28,7 +28,7 @@ def test_train_evaluate_export_translate(tmp_path, capsys):
     assert {"bleu", "chrf", "bleu_tokenized", "perplexity", "signature"} <= set(scores)
     assert scores["sentences"] == 1000 and scores["beam_size"] == 5
     assert scores["perplexity"] > 1.0 and "tok:none" in scores["bleu_tokenized_signature"]
-    assert "BLEU" in captured.err and "tok:13a" in captured.err
+    assert "BLEU" in captured.out and "tok:13a" in captured.out  # results on stdout
 
     assert cli.main(["export", "--model-dir", str(run), "--base", str(tmp_path / "exp"),
                      "--name", "m", "--json"]) == 0

@@ -38,7 +38,7 @@ def test_data_stats_counts_pairs_and_batches(tmp_path, capsys):
 def test_info_counts_parameters_of_a_preset(capsys):
     figures, captured = _figures(capsys, ["info", "--preset", "tiny"])
     parts = sum(v for k, v in figures.items() if k.endswith("_parameters"))
-    assert figures["parameters"] == parts > 0 and "total" in captured.err
+    assert figures["parameters"] == parts > 0 and "total" in captured.out
 
 
 def test_export_tflite_command_and_the_shared_route(tiny_run, tmp_path, capsys):

@@ -78,7 +78,7 @@ def test_positive_int(text, ok):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("train.precision=fp8", "'train.precision' must be one of ('fp32', 'bf16', 'fp16')"),
+    ("train.precision=fp8", "'train.precision' must be one of ('auto', 'fp32', 'bf16', 'fp16')"),
     ("data.src_tokenizer=bpe", "'data.src_tokenizer' must be one of"),
     ("train.batch_size=0", "'train.batch_size' must be positive; received: 0"),
     ("decode.beam_size=-2", "'decode.beam_size' must be positive"),

@@ -55,7 +55,8 @@ def test_signatures(export_dir):
     sig = loaded.signatures["serving_default"]
     (spec,) = sig.structured_input_signature[1].values()
     assert spec.dtype == tf.string and spec.shape.as_list() == [None]
-    assert set(sig.structured_outputs) == {"translation", "log_prob"}
+    assert set(sig.structured_outputs) == {"translation", "log_prob", "source_tokens",
+                                           "source_tokens_read"}
 
 
 def test_only_core_ops(export_dir):

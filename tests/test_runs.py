@@ -41,12 +41,16 @@ def test_a_run_keeps_its_config_only_epochs_and_decode_may_change(tiny_run, tmp_
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(tiny_run / CONFIG_FILE, run / CONFIG_FILE)
+    shutil.copy(tiny_run / WEIGHTS_FILE, run / WEIGHTS_FILE)  # a run that has trained
     saved = runs.load_config(run)
     runs.write_config(resolve(overrides=[saved.to_dict(), "train.epochs=3",
-                                         "decode.beam_size=9"]), run)
-    assert runs.load_config(run).train.epochs == 3
+                                         "decode.beam_size=9", "train.precision=fp32"]), run)
+    assert runs.load_config(run).train.epochs == 3 and runs.has_started(run)
     with pytest.raises(ValueError, match="another config"):
         runs.write_config(resolve(overrides=[saved.to_dict(), "model.hidden_dim=8"]), run)
+    (run / WEIGHTS_FILE).unlink()  # never trained: the new config replaces the stale one
+    runs.write_config(resolve(overrides=[saved.to_dict(), "model.hidden_dim=8"]), run)
+    assert runs.load_config(run).model.hidden_dim == 8
 
 
 def test_builtin_splits_and_corpora_of_a_config(tiny_config):

@@ -43,11 +43,12 @@ class EagerSearch:
         if signature != SIG_TRANSLATE_NBEST:
             raise ValueError(f"EagerSearch runs {SIG_TRANSLATE_NBEST} only; received "
                              f"{signature!r}.")
-        words, scores, log_probs = self.translator.search(
+        words, scores, log_probs, lengths = self.translator.search(
             tf.constant(inputs[INPUT_TEXT]), tf.constant(inputs[INPUT_BEAM_SIZE]),
             tf.constant(inputs[INPUT_N_BEST]))
         return {OUTPUT_TRANSLATIONS: words.numpy(), OUTPUT_SCORES: scores.numpy(),
-                OUTPUT_LOG_PROBS: log_probs.numpy()}
+                OUTPUT_LOG_PROBS: log_probs.numpy(),
+                **{key: value.numpy() for key, value in lengths.items()}}
 
 
 def step_floor_ms(translator, texts: list[str], beam_size: int, repeats: int = 30) -> float:

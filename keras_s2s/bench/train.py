@@ -15,6 +15,7 @@ from keras_s2s.data.pipeline import dataset_from_corpus, make_dataset
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train import trainer
 from keras_s2s.train.distribute import make_strategy, precision_scope
+from keras_s2s.train.precision import choose_precision
 
 
 def matmul_peak_gflops(dtype: tf.DType, size: int = 2048, repeats: int = 20) -> float:
@@ -91,9 +92,11 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> di
     seconds = timer.end - timer.start
     per_token = flops_per_tgt_token(cfg.model, tgt_tok.vocab_size, src_tokens, tgt_tokens)
     gflops = per_token * tgt_tokens / seconds / 1e9
-    peak = peaks["fp32" if cfg.train.precision == "fp32" else "bf16"]
+    choice = choose_precision(cfg.train.precision)
+    peak = peaks["fp32" if choice.precision == "fp32" else "bf16"]
     return {
-        "precision": cfg.train.precision, "steps": steps, "batch_size": cfg.train.batch_size,
+        "precision": choice.precision, "precision_requested": cfg.train.precision,
+        "precision_reason": choice.reason, "steps": steps, "batch_size": cfg.train.batch_size,
         "seconds": round(seconds, 2), "tgt_tokens_per_s": round(tgt_tokens / seconds, 1),
         "flops_per_tgt_token": round(per_token), "gflops": round(gflops, 1),
         "peak_fp32_gflops": round(peaks["fp32"], 1), "peak_bf16_gflops": round(peaks["bf16"], 1),

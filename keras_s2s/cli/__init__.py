@@ -7,6 +7,8 @@ import argparse
 import json
 import os
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 from keras_s2s.cli import (
     bench_commands,
@@ -17,8 +19,6 @@ from keras_s2s.cli import (
     train_commands,
 )
 from keras_s2s.driver import BackendError
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter quiet
 
 GROUPS = (train_commands, decode_commands, eval_commands, export_commands, bench_commands,
           demo)
@@ -33,13 +33,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `keras-s2s` console script; returns the exit code."""
+    """Runs one command; returns the exit code: 0 done, 1 failed at run time, 2 a usage or
+    input error, 130 interrupted. Errors are one line on stderr, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         figures = args.func(args)
     except (ValueError, OSError, FloatingPointError, BackendError) as err:
         print(f"keras-s2s {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(err, (FloatingPointError, BackendError)) else 2
+    except KeyboardInterrupt:
+        where = getattr(args, "model_dir", None)
+        resume = (f" Rerun the same command to resume from the last checkpoint in {where}."
+                  if args.command == "train" and where else "")
+        print(f"keras-s2s {args.command}: interrupted.{resume}", file=sys.stderr)
+        return 130
     if args.json or args.command == "demo":
         print(json.dumps(figures, ensure_ascii=False))
     return 0
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Sends what C++ code writes to stderr (TensorFlow's start-up and CUDA lines) to
+    /dev/null, while Python's `sys.stderr` (our messages, warnings, tracebacks) still reaches
+    the terminal through a copy of the original descriptor."""
+    sys.stderr.flush()
+    original = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    python_stderr = sys.stderr
+    sys.stderr = os.fdopen(os.dup(original), "w", buffering=1, encoding="utf-8",
+                           errors="backslashreplace")
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(original, 2)
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        os.close(original)
+        os.close(null)
+
+
+def run() -> int:
+    """The console script: `main()` with TensorFlow's native log lines silenced unless
+    `--verbose` is given."""
+    if "--verbose" in sys.argv[1:]:
+        return main()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with quiet_native_stderr():
+        return main()

@@ -2,6 +2,6 @@
 
 import sys
 
-from keras_s2s.cli import main
+from keras_s2s.cli import run
 
-sys.exit(main())
+sys.exit(run())

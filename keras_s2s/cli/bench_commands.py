@@ -9,14 +9,11 @@ from typing import get_args
 from keras_s2s.cli.export_commands import max_src_len_flag
 from keras_s2s.cli.parser import (
     command,
-    config_flags,
-    corpus_flags,
+    corpus_batches_flags,
     positive_int,
     resolve_config,
-    run_dir_flag,
     search_flags,
     served_model_flags,
-    train_batch_flag,
 )
 from keras_s2s.config import Precision
 
@@ -30,8 +27,8 @@ def cmd_bench_train(args: argparse.Namespace) -> dict:
         extra = ({"train": {"precision": precision}},) if precision else ()
         cfg = resolve_config(args, extra)
         with tempfile.TemporaryDirectory() as scratch:
-            results[cfg.train.precision] = bench_train(cfg, args.model_dir or scratch,
-                                                       args.steps, args.warmup)
+            figures = bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup)
+        results[figures["precision_requested"]] = figures  # "auto" holds what it chose
     if len(results) == 1:
         return next(iter(results.values()))
     first, *others = results
@@ -68,10 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="bench", required=True)
     p = command(bench, "train", "training speed: tokens/s, GFLOP/s, MFU, memory",
                 cmd_bench_train)
-    config_flags(p)
-    run_dir_flag(p, required=False)
-    corpus_flags(p, valid=False)
-    train_batch_flag(p)
+    corpus_batches_flags(p)
     p.add_argument("--steps", type=positive_int, default=50, help="timed training steps")
     p.add_argument("--warmup", type=positive_int, default=10,
                    help="untimed steps first (tracing)")

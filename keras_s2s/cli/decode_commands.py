@@ -48,7 +48,14 @@ def open_driver(args: argparse.Namespace):
         backend = SavedModelBackend(args.saved_model)
     else:
         backend = ServerBackend(args.server, args.model_name)
-    return Driver(backend, args.batch_size)
+    return Driver(backend, args.batch_size, args.on_long_input)
+
+
+def warn_long_inputs(driver, what: str = "line") -> dict:
+    """One stderr warning per sentence the model read only in part; the count for --json."""
+    for long_input in driver.long_inputs:
+        print(f"warning: {long_input.message().replace('line', what, 1)}", file=sys.stderr)
+    return {"truncated": len(driver.long_inputs)}
 
 
 def read_input(path: str | None) -> list[str]:
@@ -85,7 +92,8 @@ def cmd_translate(args: argparse.Namespace) -> dict:
     else:
         for line in driver.translate(texts, args.beam_size)[0]:
             print(line)
-    return {"sentences": len(texts), "seconds": round(time.time() - start, 2)}
+    return {"sentences": len(texts), "seconds": round(time.time() - start, 2),
+            **warn_long_inputs(driver)}
 
 
 def cmd_score(args: argparse.Namespace) -> dict:
@@ -98,7 +106,7 @@ def cmd_score(args: argparse.Namespace) -> dict:
     for value in log_probs:
         print(f"{value:.4f}")
     return {"sentences": len(pairs), "total_log_prob": round(sum(log_probs), 4),
-            "target_tokens": sum(tokens)}
+            "target_tokens": sum(tokens), **warn_long_inputs(driver)}
 
 
 def cmd_rescore(args: argparse.Namespace) -> dict:
@@ -116,11 +124,12 @@ def cmd_rescore(args: argparse.Namespace) -> dict:
                          f"{args.src} has {len(sources)} lines.")
     pairs = [(source, hyp) for source, hyps in zip(sources, candidates) for hyp, _ in hyps]
     flat, _ = driver.score([s for s, _ in pairs], [h for _, h in pairs])  # all in batches
+    long_inputs = warn_long_inputs(driver, what="hypothesis")
     ends = np.cumsum([len(hyps) for hyps in candidates])
     model_scores = [flat[end - len(hyps):end] for end, hyps in zip(ends, candidates)]
     for ranked in rescore(candidates, model_scores, args.weight):
         print(ranked[0][0] if ranked else "")
-    return {"sentences": len(candidates)}
+    return {"sentences": len(candidates), **long_inputs}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_s2s.cli.decode_commands import check_backend_flags, open_driver
+from keras_s2s.cli.decode_commands import check_backend_flags, open_driver, warn_long_inputs
 from keras_s2s.cli.parser import (
     backend_flags,
     command,
@@ -46,7 +46,8 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
     driver = open_driver(args)
     figures = evaluate(driver, [s for s, _ in pairs], [t for _, t in pairs],
                        args.beam_size or 5)
-    print(format_figures(figures), file=sys.stderr)
+    figures.update(warn_long_inputs(driver))  # of the scoring pass: the same sources
+    print(format_figures(figures))  # results go to stdout (the --json line last)
     return figures
 
 

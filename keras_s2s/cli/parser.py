@@ -8,6 +8,7 @@ import argparse
 from typing import Callable, get_args
 
 from keras_s2s.config import OnBadLine
+from keras_s2s.driver import OnLongInput
 
 # Flags that set a config key: `args.<dest>` → dotted key (applied after `--set`).
 FLAG_KEYS = {"epochs": "train.epochs", "seed": "seed", "train_batch_size": "train.batch_size",
@@ -32,9 +33,11 @@ def positive_int(text: str) -> int:
 
 def command(sub: argparse._SubParsersAction, name: str, text: str, handler: Handler
             ) -> argparse.ArgumentParser:
-    """A sub-command with its handler and the `--json` flag every command has."""
+    """A sub-command with its handler and the flags every command has."""
     parser = sub.add_parser(name, help=text, description=text)
     parser.add_argument("--json", action="store_true", help="print one JSON line of figures last")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own start-up and C++ log lines")
     parser.set_defaults(func=handler)
     return parser
 
@@ -70,7 +73,12 @@ def corpus_flags(parser: argparse.ArgumentParser, valid: bool = True) -> None:
                         help="feed the source backwards (the paper's trick; on by default)")
 
 
-def train_batch_flag(parser: argparse.ArgumentParser) -> None:
+def corpus_batches_flags(parser: argparse.ArgumentParser) -> None:
+    """A config, an optional run directory, a training corpus and its batch size: what the
+    commands that measure a corpus's batches take (`data-stats`, `bench train`)."""
+    config_flags(parser)
+    run_dir_flag(parser, required=False)
+    corpus_flags(parser, valid=False)
     parser.add_argument("--batch-size", dest="train_batch_size", type=positive_int,
                         help="sentences per batch (train.batch_size)")
 
@@ -92,6 +100,9 @@ def backend_flags(parser: argparse.ArgumentParser, batch_size: int = 64) -> None
     parser.add_argument("--model-name", default="keras_s2s", help="the served model's name")
     parser.add_argument("--batch-size", type=positive_int, default=batch_size,
                         help="sentences per call, in length-sorted batches")
+    parser.add_argument("--on-long-input", choices=get_args(OnLongInput), default="truncate",
+                        help="a sentence longer than the model reads (decode.max_src_len "
+                             "tokens): translate its beginning and warn, or stop with an error")
 
 
 def served_model_flags(parser: argparse.ArgumentParser) -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 from keras_s2s.cli.parser import (
     command,
     config_flags,
+    corpus_batches_flags,
     corpus_flags,
     resolve_config,
     run_dir_flag,
-    train_batch_flag,
 )
 from keras_s2s.constants import DATA_REPORT_FILE
 
@@ -60,7 +60,7 @@ def cmd_info(args: argparse.Namespace) -> dict:
     model = build_seq2seq(cfg.model, cfg.data.src_vocab_size, cfg.data.tgt_vocab_size)
     counts = parameter_counts(model)
     for part, count in counts.items():
-        print(f"{part:>18}: {count:,}", file=sys.stderr)
+        print(f"{part:>18}: {count:,}")  # results go to stdout, logs to stderr
     return {"parameters": counts["total"], **{f"{k}_parameters": v for k, v in counts.items()
                                               if k != "total"}}
 
@@ -79,10 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = command(sub, "data-stats", "pairs, skipped lines, padding with/without bucketing",
                 cmd_data_stats)
-    config_flags(p)
-    run_dir_flag(p, required=False)
-    corpus_flags(p, valid=False)
-    train_batch_flag(p)
+    corpus_batches_flags(p)
 
     p = command(sub, "info", "parameter counts of a preset/config (built, not trained)",
                 cmd_info)

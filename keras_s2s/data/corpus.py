@@ -35,6 +35,9 @@ def _check_on_bad_line(on_bad_line: str) -> None:
 
 
 def _raw_lines(path: Path) -> Iterator[bytes]:
+    if path.is_dir():
+        raise CorpusError(f"{path} is a directory; pass the corpus file itself "
+                          "(one sentence per line, .gz accepted).")
     if not path.is_file():
         raise CorpusError(f"Corpus file not found: {path}.")
     opener = gzip.open if path.suffix == ".gz" else open

@@ -16,6 +16,8 @@ from keras_s2s.constants import (
     OUTPUT_LOG_PROBS,
     OUTPUT_NUM_TOKENS,
     OUTPUT_SCORES,
+    OUTPUT_SOURCE_TOKENS,
+    OUTPUT_SOURCE_TOKENS_READ,
     OUTPUT_TRANSLATION,
     OUTPUT_TRANSLATIONS,
     PAD_ID,
@@ -70,10 +72,19 @@ class Translator(tf.Module):
 
     def source_ids(self, text: tf.Tensor) -> tf.Tensor:
         """`[b]` strings → `[b, S]` ids: tokens (cut to `max_src_len`, reversed) + `</s>`."""
-        ids = self.src_tokenizer.tokenize(text)[:, :self._decode.max_src_len]  # [b, (len)]
+        return self._source(text)[0]
+
+    def _source(self, text: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """`source_ids`, and per sentence the tokens it has and the tokens the model reads
+        (`{"source_tokens": [b], "source_tokens_read": [b]}` int32): a sentence longer than
+        `decode.max_src_len` is cut, and these outputs say so to every caller."""
+        tokens = self.src_tokenizer.tokenize(text)  # [b, (len)]
+        ids = tokens[:, :self._decode.max_src_len]
         if self._reverse:
             ids = tf.reverse(ids, axis=[1])  # ragged: real tokens only, padding stays right
-        return add_eos(ids).to_tensor(default_value=PAD_ID)
+        lengths = {OUTPUT_SOURCE_TOKENS: tf.cast(tokens.row_lengths(), tf.int32),
+                   OUTPUT_SOURCE_TOKENS_READ: tf.cast(ids.row_lengths(), tf.int32)}
+        return add_eos(ids).to_tensor(default_value=PAD_ID), lengths
 
     def encoder_states(self, text: tf.Tensor):
         """The encoder's final states of `[b]` strings (`(h_0, c_0, h_1, c_1, …)`, each
@@ -94,22 +105,24 @@ class Translator(tf.Module):
         return self._decode
 
     def search(self, text, beam_size, n_best):
-        """Beam search on `[b]` strings → `(translations [b, n], scores, log_probs)`.
+        """Beam search on `[b]` strings → `(translations [b, n], scores, log_probs,
+        source lengths)`.
 
         The `tf.function`s below call it; called directly it runs eagerly (the benchmark's
         Python-loop baseline).
         """
-        src_ids = self.source_ids(text)
+        src_ids, lengths = self._source(text)
         ids, scores, log_probs = beam_search(
             self._encode, self._step, src_ids, self._limits(src_ids), beam_size, n_best,
             self._decode.length_penalty)
         shape = tf.shape(ids)  # [b, n, L] -> [b * n, L] -> detokenize -> [b, n]
         words = self.tgt_tokenizer.detokenize(tf.reshape(ids, [-1, shape[2]]))
-        return tf.reshape(words, shape[:2]), scores, log_probs
+        return tf.reshape(words, shape[:2]), scores, log_probs, lengths
 
     def signatures(self) -> dict:
         """Signature name → `tf.function`: what a SavedModel export serves, and what the
-        in-process back end of `keras_s2s.driver` calls."""
+        in-process back end of `keras_s2s.driver` calls. Every one also returns
+        `source_tokens` and `source_tokens_read` (`[b]` int32)."""
         return {SERVING_DEFAULT: self.translate, SIG_TRANSLATE: self.translate,
                 SIG_TRANSLATE_NBEST: self.translate_nbest, SIG_SCORE: self.score,
                 SIG_TRANSLATE_GREEDY: self.translate_greedy}
@@ -118,8 +131,8 @@ class Translator(tf.Module):
     def translate(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         """`text [b]` → `{"translation": [b] string, "log_prob": [b] float32}` (beam search
         with the configured beam size)."""
-        words, _, log_probs = self.search(text, self._decode.beam_size, 1)
-        return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: log_probs[:, 0]}
+        words, _, log_probs, lengths = self.search(text, self._decode.beam_size, 1)
+        return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: log_probs[:, 0], **lengths}
 
     @tf.function(input_signature=[TEXT, tf.TensorSpec([], tf.int32, name=INPUT_BEAM_SIZE),
                                   tf.TensorSpec([], tf.int32, name=INPUT_N_BEST)])
@@ -128,15 +141,17 @@ class Translator(tf.Module):
         "scores": [b, n] (length-penalised), "log_probs": [b, n]}`, best first."""
         tf.debugging.assert_positive(beam_size, message="beam_size must be >= 1")
         tf.debugging.assert_positive(n_best, message="n_best must be >= 1")
-        words, scores, log_probs = self.search(text, beam_size, n_best)
-        return {OUTPUT_TRANSLATIONS: words, OUTPUT_SCORES: scores, OUTPUT_LOG_PROBS: log_probs}
+        words, scores, log_probs, lengths = self.search(text, beam_size, n_best)
+        return {OUTPUT_TRANSLATIONS: words, OUTPUT_SCORES: scores, OUTPUT_LOG_PROBS: log_probs,
+                **lengths}
 
     @tf.function(input_signature=[TEXT])
     def translate_greedy(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         """Greedy decoding: `text [b]` → `{"translation", "log_prob"}`."""
-        src_ids = self.source_ids(text)
+        src_ids, lengths = self._source(text)
         ids, log_prob = greedy_search(self._encode, self._step, src_ids, self._limits(src_ids))
-        return {OUTPUT_TRANSLATION: self.tgt_tokenizer.detokenize(ids), OUTPUT_LOG_PROB: log_prob}
+        return {OUTPUT_TRANSLATION: self.tgt_tokenizer.detokenize(ids), OUTPUT_LOG_PROB: log_prob,
+                **lengths}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_SOURCE),
                                   tf.TensorSpec([None], tf.string, name=INPUT_TARGET)])
@@ -144,7 +159,8 @@ class Translator(tf.Module):
         """`log p(target | source)` for `[b]` sentence pairs → `{"log_prob": [b] float32,
         "num_tokens": [b] int32}` (target tokens scored, `</s>` included: perplexity is
         `exp(-Σ log_prob / Σ num_tokens)`)."""
+        src_ids, lengths = self._source(source)
         tgt_ids = add_eos(self.tgt_tokenizer.tokenize(target)).to_tensor(default_value=PAD_ID)
-        log_prob = score_targets(self._encode, self._step, self.source_ids(source), tgt_ids)
+        log_prob = score_targets(self._encode, self._step, src_ids, tgt_ids)
         num_tokens = tf.reduce_sum(tf.cast(tgt_ids != PAD_ID, tf.int32), axis=1)
-        return {OUTPUT_LOG_PROB: log_prob, OUTPUT_NUM_TOKENS: num_tokens}
+        return {OUTPUT_LOG_PROB: log_prob, OUTPUT_NUM_TOKENS: num_tokens, **lengths}

@@ -7,7 +7,13 @@ from keras_s2s.driver.backends import (
     ServerBackend,
     TranslatorBackend,
 )
-from keras_s2s.driver.driver import Driver, Hypothesis, in_length_order
+from keras_s2s.driver.driver import (
+    Driver,
+    Hypothesis,
+    LongInput,
+    OnLongInput,
+    in_length_order,
+)
 
-__all__ = ["Backend", "BackendError", "Driver", "Hypothesis", "SavedModelBackend",
-           "ServerBackend", "TranslatorBackend", "in_length_order"]
+__all__ = ["Backend", "BackendError", "Driver", "Hypothesis", "LongInput", "OnLongInput",
+           "SavedModelBackend", "ServerBackend", "TranslatorBackend", "in_length_order"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence, TypeVar
+from typing import Callable, Literal, NamedTuple, Sequence, TypeVar, get_args
 
 import numpy as np
 
@@ -16,6 +16,8 @@ from keras_s2s.constants import (
     OUTPUT_LOG_PROBS,
     OUTPUT_NUM_TOKENS,
     OUTPUT_SCORES,
+    OUTPUT_SOURCE_TOKENS,
+    OUTPUT_SOURCE_TOKENS_READ,
     OUTPUT_TRANSLATION,
     OUTPUT_TRANSLATIONS,
     SIG_SCORE,
@@ -27,6 +29,19 @@ from keras_s2s.driver.backends import Backend
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+OnLongInput = Literal["truncate", "error"]  # a source longer than the model reads
+
+
+class LongInput(NamedTuple):
+    """A sentence the model read only in part (it has more than `decode.max_src_len` tokens)."""
+
+    index: int  # 0-based position in the call's input
+    tokens: int  # source tokens it has
+    read: int  # source tokens the model read
+
+    def message(self) -> str:
+        return (f"line {self.index + 1} has {self.tokens} source tokens; the model reads the "
+                f"first {self.read} (decode.max_src_len)")
 
 
 class Hypothesis(NamedTuple):
@@ -69,15 +84,43 @@ class Driver:
     Args:
         backend: a `TranslatorBackend`, `SavedModelBackend` or `ServerBackend`.
         batch_size: sentences per call.
+        on_long_input: a sentence longer than the model reads is cut ("truncate": listed in
+            `long_inputs` after the call) or is an error ("error": a ValueError naming it).
 
     Example:
         >>> driver = Driver(SavedModelBackend("exports/numbers_fr"))
         >>> texts, log_probs = driver.translate(["1 234"], beam_size=5)
     """
 
-    def __init__(self, backend: Backend, batch_size: int = 64):
+    def __init__(self, backend: Backend, batch_size: int = 64,
+                 on_long_input: OnLongInput = "truncate"):
         _positive("batch_size", batch_size)
-        self.backend, self.batch_size = backend, batch_size
+        if on_long_input not in get_args(OnLongInput):
+            raise ValueError(f"on_long_input must be one of {get_args(OnLongInput)}; "
+                             f"received: {on_long_input!r}.")
+        self.backend, self.batch_size, self.on_long_input = backend, batch_size, on_long_input
+        self.long_inputs: list[LongInput] = []  # of the last call, in input order
+
+    def _call(self, signature: str, batch: list[tuple[int, object]], inputs: dict) -> dict:
+        """One back-end call for `(index, item)` pairs; notes (or refuses) long sources."""
+        out = self.backend.call(signature, inputs)
+        if OUTPUT_SOURCE_TOKENS in out and OUTPUT_SOURCE_TOKENS_READ in out:
+            for (index, _), tokens, read in zip(batch, out[OUTPUT_SOURCE_TOKENS].tolist(),
+                                                out[OUTPUT_SOURCE_TOKENS_READ].tolist()):
+                if read < tokens:
+                    self.long_inputs.append(LongInput(index, tokens, read))
+        if self.on_long_input == "error" and self.long_inputs:
+            raise ValueError(f"{min(self.long_inputs).message()}. Shorten it, or pass "
+                             "--on-long-input truncate to translate its beginning.")
+        return out
+
+    def _run(self, fn, items: Sequence, length: Callable = len) -> list:
+        """`in_length_order` over `(index, item)` pairs; `long_inputs` sorted afterwards."""
+        self.long_inputs = []
+        results = in_length_order(fn, list(enumerate(items)), self.batch_size,
+                                  length=lambda pair: length(pair[1]))
+        self.long_inputs.sort()
+        return results
 
     def translate(self, texts: Sequence[str], beam_size: int | None = None
                   ) -> tuple[list[str], list[float]]:
@@ -93,10 +136,10 @@ class Driver:
             return [h.text for h in best], [h.log_prob for h in best]
         signature = SIG_TRANSLATE if beam_size is None else SIG_TRANSLATE_GREEDY
 
-        def run(batch: list[str]) -> list[tuple[str, float]]:
-            out = self.backend.call(signature, {INPUT_TEXT: np.array(batch, dtype=object)})
+        def run(batch: list[tuple[int, str]]) -> list[tuple[str, float]]:
+            out = self._call(signature, batch, {INPUT_TEXT: _texts(batch)})
             return list(zip(_strings(out[OUTPUT_TRANSLATION]), out[OUTPUT_LOG_PROB].tolist()))
-        pairs = in_length_order(run, texts, self.batch_size)
+        pairs = self._run(run, texts)
         return [text for text, _ in pairs], [log_prob for _, log_prob in pairs]
 
     def nbest(self, texts: Sequence[str], n_best: int, beam_size: int
@@ -108,14 +151,14 @@ class Driver:
             raise ValueError(f"A beam of {beam_size} keeps at most {beam_size} hypotheses; "
                              f"received: n_best={n_best}. Raise the beam size.")
 
-        def run(batch: list[str]) -> list[list[Hypothesis]]:
-            out = self.backend.call(SIG_TRANSLATE_NBEST, {
-                INPUT_TEXT: np.array(batch, dtype=object),
-                INPUT_BEAM_SIZE: np.int32(beam_size), INPUT_N_BEST: np.int32(n_best)})
+        def run(batch: list[tuple[int, str]]) -> list[list[Hypothesis]]:
+            out = self._call(SIG_TRANSLATE_NBEST, batch, {
+                INPUT_TEXT: _texts(batch), INPUT_BEAM_SIZE: np.int32(beam_size),
+                INPUT_N_BEST: np.int32(n_best)})
             rows = zip(_strings(out[OUTPUT_TRANSLATIONS]), out[OUTPUT_SCORES].tolist(),
                        out[OUTPUT_LOG_PROBS].tolist())
             return [[Hypothesis(*hyp) for hyp in zip(*row)] for row in rows]
-        return in_length_order(run, texts, self.batch_size)
+        return self._run(run, texts)
 
     def score(self, sources: Sequence[str], targets: Sequence[str]
               ) -> tuple[list[float], list[int]]:
@@ -125,11 +168,15 @@ class Driver:
             raise ValueError(f"Scoring needs one target per source; received "
                              f"{len(sources)} sources and {len(targets)} targets.")
 
-        def run(batch: list[tuple[str, str]]) -> list[tuple[float, int]]:
-            out = self.backend.call(SIG_SCORE, {
-                INPUT_SOURCE: np.array([s for s, _ in batch], dtype=object),
-                INPUT_TARGET: np.array([t for _, t in batch], dtype=object)})
+        def run(batch: list[tuple[int, tuple[str, str]]]) -> list[tuple[float, int]]:
+            out = self._call(SIG_SCORE, batch, {
+                INPUT_SOURCE: np.array([s for _, (s, _) in batch], dtype=object),
+                INPUT_TARGET: np.array([t for _, (_, t) in batch], dtype=object)})
             return list(zip(out[OUTPUT_LOG_PROB].tolist(), out[OUTPUT_NUM_TOKENS].tolist()))
-        scored = in_length_order(run, list(zip(sources, targets)), self.batch_size,
-                                 length=lambda pair: len(pair[0]) + len(pair[1]))
+        scored = self._run(run, list(zip(sources, targets)),
+                           length=lambda pair: len(pair[0]) + len(pair[1]))
         return [lp for lp, _ in scored], [n for _, n in scored]
+
+
+def _texts(batch: list[tuple[int, str]]) -> np.ndarray:
+    return np.array([text for _, text in batch], dtype=object)

@@ -10,7 +10,9 @@ from typing import Iterator
 import keras
 import tensorflow as tf
 
-# The Keras policy of each `train.precision` (config.Precision lists the same keys).
+from keras_s2s.train.precision import choose_precision
+
+# The Keras policy of each `train.precision` (config.Precision: these and "auto").
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
@@ -47,12 +49,13 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
 
 @contextlib.contextmanager
 def precision_scope(precision: str) -> Iterator[None]:
-    """Layers built inside use the dtype policy of `precision` (fp32, bf16 or fp16).
+    """Layers built inside use the dtype policy of `precision` (fp32, bf16, fp16 or auto).
 
     Variables stay float32 under the mixed policies; the output projection and the loss are
     float32 by construction (see `build_seq2seq` and `SequenceLoss`). The global policy is
     put back afterwards, so later models (e.g. for inference) are float32.
     """
+    precision = choose_precision(precision).precision  # "auto" → what the hardware has
     if precision not in POLICIES:
         raise ValueError(f"precision must be one of {tuple(POLICIES)}; received: {precision!r}.")
     previous = keras.mixed_precision.dtype_policy()

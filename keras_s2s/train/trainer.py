@@ -55,8 +55,6 @@ def restore(model: keras.Model, model_dir: Path) -> Position:
     with model.distribute_strategy.scope():  # optimizer slots are created under the strategy
         model.optimizer.build(model.trainable_variables)
         model.load_weights(str(weights))
-    print(f"resuming from checkpoint {weights.name}: epoch {position.epoch + 1}, "
-          f"after step {position.step} of it", file=sys.stderr)
     return position
 
 
@@ -84,6 +82,14 @@ def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | N
     model_dir = Path(model_dir)
     (model_dir / LOG_DIR).mkdir(parents=True, exist_ok=True)
     position = restore(model, model_dir)
+    # Every epoch, the partial last one too, ends with a checkpoint at (next epoch, step 0).
+    if position.epoch >= math.ceil(cfg.epochs) and (model_dir / WEIGHTS_FILE).is_file():
+        print(f"The run in {model_dir} is complete: {cfg.epochs:g} epochs trained, nothing to "
+              "do. Pass a larger --epochs to train it further.", file=sys.stderr)
+        return {}
+    if position != Position(0, 0):
+        print(f"resuming from the checkpoint in {model_dir}: epoch {position.epoch + 1}, "
+              f"after step {position.step} of it", file=sys.stderr)
     checkpoint = StepCheckpoint(model_dir, cfg.checkpoint_every)
     best = _best_checkpoint(model_dir, "val_perplexity" if valid_ds is not None else "perplexity")
     callbacks = [checkpoint, best, StopAtEpochEnd(),
