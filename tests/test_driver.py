@@ -182,3 +182,36 @@ def test_cli_refuses_non_positive_sizes_before_loading(flag, value, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert flag in err and value in err and "Traceback" not in err
+
+
+def test_cli_over_a_wrong_server_is_one_runtime_error(exported, tmp_path, capsys):
+    from conftest import run_cli
+
+    _, server = exported
+    src = tmp_path / "src.txt"
+    src.write_text("12\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, ["translate", "--server", f"127.0.0.1:{server.port}",
+                                      "--model-name", "nope", "--input", str(src)])
+    assert code == 1 and out == "" and "NOT_FOUND" in err and "'nope'" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    code, _, err = run_cli(capsys, ["score", "--server", f"127.0.0.1:{closed}", "--src",
+                                    str(src), "--tgt", str(src)])
+    assert code == 1 and "UNAVAILABLE" in err and "keras-s2s serve" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_every_backend_reports_long_inputs_alike(backends):
+    long_text = "1" * 230  # the tiny model reads characters, at most decode.max_src_len=200
+    for name, backend in backends.items():
+        driver = Driver(backend, batch_size=2)
+        driver.translate(["12", long_text, "7"], 1)
+        assert driver.long_inputs == [(1, 230, 200)], name
+        driver.score([long_text, "7"], ["un", "sept"])
+        assert [x.index for x in driver.long_inputs] == [0], name
+        with pytest.raises(ValueError, match="line 2 has 230 source tokens"):
+            Driver(backend, on_long_input="error").nbest(["1", long_text], 1, 2)
+    with pytest.raises(ValueError, match="on_long_input must be one of"):
+        Driver(backends["in_process"], on_long_input="cut")
