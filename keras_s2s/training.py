@@ -174,8 +174,8 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
                 if valid_corpus is not None else None)
     steps_per_epoch = int(epoch_data(0).cardinality())
     _say(f"{steps_per_epoch:,} batches of {cfg.train.batch_size} per epoch")
-    print(f"precision: {choose_precision(cfg.train.precision).reason} → "
-          f"{choose_precision(cfg.train.precision).precision}", file=sys.stderr)
+    choice = choose_precision(cfg.train.precision)
+    print(f"precision: {choice.precision} ({choice.reason})", file=sys.stderr)
     with strategy.scope(), precision_scope(cfg.train.precision):  # build *and* compile here
         model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
         trainer.compile_model(model, cfg.train, steps_per_epoch)

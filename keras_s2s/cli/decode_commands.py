@@ -124,7 +124,7 @@ def cmd_rescore(args: argparse.Namespace) -> dict:
                          f"{args.src} has {len(sources)} lines.")
     pairs = [(source, hyp) for source, hyps in zip(sources, candidates) for hyp, _ in hyps]
     flat, _ = driver.score([s for s, _ in pairs], [h for _, h in pairs])  # all in batches
-    long_inputs = warn_long_inputs(driver, what="hypothesis")
+    long_inputs = warn_long_inputs(driver, what="n-best entry")
     ends = np.cumsum([len(hyps) for hyps in candidates])
     model_scores = [flat[end - len(hyps):end] for end, hyps in zip(ends, candidates)]
     for ranked in rescore(candidates, model_scores, args.weight):

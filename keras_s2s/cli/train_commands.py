@@ -21,9 +21,9 @@ from keras_s2s.constants import DATA_REPORT_FILE
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
+    cfg = resolve_config(args)  # first: a config error needs no TensorFlow start-up
     from keras_s2s import training
 
-    cfg = resolve_config(args)
     start = time.time()
     history = training.train(cfg, args.model_dir)
     last = {key: round(float(values[-1]), 4) for key, values in history.items()}
@@ -33,9 +33,9 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 
 def cmd_vocab(args: argparse.Namespace) -> dict:
+    cfg = resolve_config(args)
     from keras_s2s import runs, training
 
-    cfg = resolve_config(args)
     train_corpus, _ = training.corpora(cfg)
     Path(args.model_dir).mkdir(parents=True, exist_ok=True)
     report = train_corpus.scan().as_dict()
@@ -46,17 +46,17 @@ def cmd_vocab(args: argparse.Namespace) -> dict:
 
 
 def cmd_data_stats(args: argparse.Namespace) -> dict:
+    cfg = resolve_config(args)
     from keras_s2s import training
 
-    cfg = resolve_config(args)
     with tempfile.TemporaryDirectory() as scratch:
         return training.data_stats(cfg, args.model_dir or scratch)
 
 
 def cmd_info(args: argparse.Namespace) -> dict:
+    cfg = resolve_config(args)
     from keras_s2s.model.seq2seq import build_seq2seq, parameter_counts
 
-    cfg = resolve_config(args)
     model = build_seq2seq(cfg.model, cfg.data.src_vocab_size, cfg.data.tgt_vocab_size)
     counts = parameter_counts(model)
     for part, count in counts.items():
