@@ -14,6 +14,7 @@ import yaml
 TokenizerKind = Literal["word", "space", "char", "sentencepiece"]
 OnBadLine = Literal["error", "skip"]
 LSTMKind = Literal["fast", "keras"]
+AttentionKind = Literal["none", "dot", "general", "concat"]
 Optimizer = Literal["adam", "sgd"]
 LossKind = Literal["token_mean", "sentence_sum"]
 Schedule = Literal["constant", "paper"]
@@ -78,6 +79,7 @@ class ModelConfig:
     init_scale: float = 0.0  # >0: every weight ~ U(-s, s) as in the paper (0.08); 0: Keras defaults
     peephole: bool = False  # the paper's (Graves) LSTM with peephole connections
     lstm: LSTMKind = "fast"  # "fast": inputs projected in one matmul (CPU); "keras": keras LSTM
+    attention: AttentionKind = "none"  # Luong global attention score; "none": the paper
 
 
 @dataclasses.dataclass(frozen=True)

@@ -43,3 +43,21 @@ def test_the_eager_baseline_finds_what_the_graph_finds(tiny_translator):
 
 def test_step_floor_is_one_compiled_step(tiny_translator):
     assert step_floor_ms(tiny_translator, ["12", "7"], beam_size=2, repeats=3) > 0
+
+
+def test_attention_flops_are_counted_per_score():
+    from keras_s2s.bench.train import attention_flops
+
+    h = 4
+    none = ModelConfig(hidden_dim=h, attention="none")
+    assert attention_flops(none, 10, 5, 50) == 0
+    dot = attention_flops(ModelConfig(hidden_dim=h, attention="dot"), 10, 5, 50)
+    assert dot == 50 * 4 * h + 5 * 4 * h * h
+    general = attention_flops(ModelConfig(hidden_dim=h, attention="general"), 10, 5, 50)
+    assert general == dot + 5 * 2 * h * h
+    concat = attention_flops(ModelConfig(hidden_dim=h, attention="concat"), 10, 5, 50)
+    assert concat == general + 50 * 2 * h + 10 * 2 * h * h
+    with_attention = flops_per_tgt_token(ModelConfig(hidden_dim=h, attention="dot"), 7, 10, 5,
+                                         50)
+    assert with_attention == pytest.approx(
+        flops_per_tgt_token(ModelConfig(hidden_dim=h), 7, 10, 5) + 3 * dot / 5)

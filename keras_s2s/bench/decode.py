@@ -58,7 +58,7 @@ def step_floor_ms(translator, texts: list[str], beam_size: int, repeats: int = 3
     projection, log-softmax), in graph or eagerly; only the search logic around it differs.
     """
     states = translator.encoder_states(tf.constant(texts))
-    states = tuple(tf.repeat(s, beam_size, axis=0) for s in states)  # [b * beam, H] each
+    states = tf.nest.map_structure(lambda s: tf.repeat(s, beam_size, axis=0), states)  # [b*k..]
     tokens = tf.fill([beam_size * len(texts)], BOS_ID)
     step = tf.function(translator.step)
     step(tokens, states)[0].numpy()  # trace

@@ -39,16 +39,34 @@ def matmul_peak_gflops(dtype: tf.DType, size: int = 2048, repeats: int = 20) -> 
 
 
 def flops_per_tgt_token(model: ModelConfig, tgt_vocab: int, src_tokens: int,
-                        tgt_tokens: int) -> float:
+                        tgt_tokens: int, pairs: int = 0) -> float:
     """Useful training FLOPs per target token (forward + backward = 3 × forward).
 
-    `3 × (src_tokens × Σ_l 8H(in_l + H) + tgt_tokens × (Σ_l 8H(in_l + H) + 2HV)) / tgt_tokens`
-    with `in_l = E` for the first layer and `H` above it.
+    `3 × (src_tokens × Σ_l 8H(in_l + H) + tgt_tokens × (Σ_l 8H(in_l + H) + 2HV)
+    + attention) / tgt_tokens` with `in_l = E` for the first layer and `H` above it.
+
+    Args:
+        pairs: Σ over sentences of source length × target length (real tokens): the
+            (target, source) position pairs attention scores and averages.
     """
     h, e = model.hidden_dim, model.embedding_dim
     lstm = sum(8 * h * ((e if layer == 0 else h) + h) for layer in range(model.num_layers))
-    total = 3 * (src_tokens * lstm + tgt_tokens * (lstm + 2 * h * tgt_vocab))
+    total = 3 * (src_tokens * lstm + tgt_tokens * (lstm + 2 * h * tgt_vocab)
+                 + attention_flops(model, src_tokens, tgt_tokens, pairs))
     return total / tgt_tokens
+
+
+def attention_flops(model: ModelConfig, src_tokens: int, tgt_tokens: int, pairs: int) -> int:
+    """Forward FLOPs of Luong attention: per (target, source) pair a score and a weighted
+    sum (4H; `concat` 6H), per target token `W_c [c; h]` (4H²) and the query projection of
+    `general`/`concat` (2H²), per source token the memory projection of `concat` (2H²)."""
+    if model.attention == "none":
+        return 0
+    h = model.hidden_dim
+    per_pair = 6 * h if model.attention == "concat" else 4 * h
+    per_target = 4 * h * h + (2 * h * h if model.attention != "dot" else 0)
+    per_source = 2 * h * h if model.attention == "concat" else 0
+    return pairs * per_pair + tgt_tokens * per_target + src_tokens * per_source
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -83,6 +101,8 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> di
     src_tokens = sum(int(tf.math.count_nonzero(x[SOURCE])) for x, _ in timed)
     tgt_tokens = sum(int(tf.math.count_nonzero(y)) for _, y in timed)
     slots = sum(int(tf.size(x[SOURCE])) + int(tf.size(y)) for x, y in timed)
+    pairs = sum(int(tf.reduce_sum(tf.math.count_nonzero(x[SOURCE], axis=1)
+                                  * tf.math.count_nonzero(y, axis=1))) for x, y in timed)
     peaks = {"fp32": matmul_peak_gflops(tf.float32), "bf16": matmul_peak_gflops(tf.bfloat16)}
     with make_strategy(cfg.train.strategy).scope(), precision_scope(cfg.train.precision):
         model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
@@ -90,13 +110,15 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> di
     timer = _StepTimer(warmup)
     model.fit(batches, epochs=1, callbacks=[timer], verbose=0)
     seconds = timer.end - timer.start
-    per_token = flops_per_tgt_token(cfg.model, tgt_tok.vocab_size, src_tokens, tgt_tokens)
+    per_token = flops_per_tgt_token(cfg.model, tgt_tok.vocab_size, src_tokens, tgt_tokens,
+                                    pairs)
     gflops = per_token * tgt_tokens / seconds / 1e9
     choice = choose_precision(cfg.train.precision)
     peak = peaks["fp32" if choice.precision == "fp32" else "bf16"]
     return {
         "precision": choice.precision, "precision_requested": cfg.train.precision,
-        "precision_reason": choice.reason, "steps": steps, "batch_size": cfg.train.batch_size,
+        "precision_reason": choice.reason, "attention": cfg.model.attention, "steps": steps,
+        "batch_size": cfg.train.batch_size,
         "seconds": round(seconds, 2), "tgt_tokens_per_s": round(tgt_tokens / seconds, 1),
         "flops_per_tgt_token": round(per_token), "gflops": round(gflops, 1),
         "peak_fp32_gflops": round(peaks["fp32"], 1), "peak_bf16_gflops": round(peaks["bf16"], 1),

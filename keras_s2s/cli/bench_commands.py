@@ -19,16 +19,18 @@ from keras_s2s.config import Precision
 
 
 def cmd_bench_train(args: argparse.Namespace) -> dict:
-    """One precision, or several measured one after another with speed-ups vs the first."""
+    """One configuration, or several measured one after another in this run (`--precision
+    P [P ...]`, `--compare KEY=VALUE [...]`), with each one's speed-up against the first."""
     from keras_s2s.bench.train import bench_train
+    from keras_s2s.config import parse_override
 
+    variants = [(p, {"train": {"precision": p}}) for p in args.precision or []]
+    variants += [(text, parse_override(text)) for text in args.compare or []]
     results = {}
-    for precision in args.precision or [None]:
-        extra = ({"train": {"precision": precision}},) if precision else ()
-        cfg = resolve_config(args, extra)
+    for name, override in variants or [(None, {})]:
+        cfg = resolve_config(args, (override,))  # checked before anything is measured
         with tempfile.TemporaryDirectory() as scratch:
-            figures = bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup)
-        results[figures["precision_requested"]] = figures  # "auto" holds what it chose
+            results[name] = bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup)
     if len(results) == 1:
         return next(iter(results.values()))
     first, *others = results
@@ -72,6 +74,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=get_args(Precision), nargs="+",
                    help="one precision, or several measured one after another in this run "
                         "(e.g. fp32 bf16: each one's figures and the speed-ups vs the first)")
+    p.add_argument("--compare", nargs="+", metavar="KEY=VALUE",
+                   help="configurations measured one after another in this run, each one "
+                        "setting applied on top of the rest (e.g. model.attention=none "
+                        "model.attention=general)")
 
     p = command(bench, "decode", "greedy/beam sentences/s: in-graph, SavedModel, eager",
                 cmd_bench_decode)

@@ -144,7 +144,9 @@ def phrase_pca(translator, phrases: Sequence[tuple[int, str]] = PCA_PHRASES
     import tensorflow as tf
 
     texts = tf.constant([text for _, text in phrases])
-    hidden = np.asarray(translator.encoder_states(texts)[-2])  # h of the top layer, [n, H]
+    states = translator.encoder_states(texts)
+    layers = states["layers"] if isinstance(states, dict) else states  # attention: a dict
+    hidden = np.asarray(layers[-2])  # h of the top layer, [n, H]
     groups = np.asarray([g for g, _ in phrases])
     points, variance = np.zeros([len(phrases), 2]), {}
     for group in sorted(set(groups.tolist())):

@@ -12,21 +12,33 @@ from keras_s2s.model.seq2seq import num_layers
 States = tuple[tf.Tensor, ...]
 
 
-def make_encode(model: keras.Model) -> Callable[[tf.Tensor], States]:
+def attention_layer(model: keras.Model):
+    """The model's `attention` layer, or None for the paper's model."""
+    names = {layer.name for layer in model.layers}
+    return model.get_layer("attention") if "attention" in names else None
+
+
+def make_encode(model: keras.Model) -> Callable[[tf.Tensor], States | dict]:
     """Returns `encode(src_ids [batch, src_len]) → (h_0, c_0, h_1, c_1, …)`, each `[batch, H]`.
 
-    The view shares the weights of `model`; layers are found by name, never by index.
+    With attention it returns `{"layers": (h_0, c_0, …), "memory": [batch, src_len, H],
+    "mask": [batch, src_len] bool}`: the search carries the memory in its state (every
+    field batch-major, so beams tile and gather it like the LSTM states). The view shares
+    the weights of `model`; layers are found by name, never by index.
     """
     embedding = model.get_layer("encoder_embedding")
     lstms = [model.get_layer(f"encoder_lstm_{i}") for i in range(num_layers(model))]
+    attends = attention_layer(model) is not None
 
-    def encode(src_ids: tf.Tensor) -> States:
+    def encode(src_ids: tf.Tensor) -> States | dict:
         x = embedding(src_ids)  # [batch, src_len, E], with the padding mask attached
         mask = tf.not_equal(src_ids, 0)
         states: list[tf.Tensor] = []
         for lstm in lstms:
             x, h, c = lstm(x, mask=mask, training=False)
             states += [h, c]
+        if attends:
+            return {"layers": tuple(states), "memory": x, "mask": mask}
         return tuple(states)
     return encode
 
@@ -34,19 +46,26 @@ def make_encode(model: keras.Model) -> Callable[[tf.Tensor], States]:
 def make_step(model: keras.Model) -> Callable[[tf.Tensor, States], tuple[tf.Tensor, States]]:
     """Returns `step(tokens [batch], states) → (log_probs [batch, V] float32, states)`.
 
-    Runs each `decoder_lstm_{i}` layer's cell once, so a search loop pays for one step only.
+    Runs each `decoder_lstm_{i}` layer's cell once, so a search loop pays for one step only;
+    with attention, the top output attends over `states["memory"]` first.
     """
     embedding = model.get_layer("decoder_embedding")
     cells = [model.get_layer(f"decoder_lstm_{i}").cell for i in range(num_layers(model))]
+    attention = attention_layer(model)
     projection = model.get_layer("output_projection")
 
-    def step(tokens: tf.Tensor, states: States) -> tuple[tf.Tensor, States]:
+    def step(tokens: tf.Tensor, states):
+        layers = states["layers"] if attention is not None else states
         y = embedding(tokens)  # [batch, E]
         new_states: list[tf.Tensor] = []
         for i, cell in enumerate(cells):
-            y, (h, c) = cell(y, [states[2 * i], states[2 * i + 1]], training=False)
+            y, (h, c) = cell(y, [layers[2 * i], layers[2 * i + 1]], training=False)
             new_states += [h, c]
+        if attention is not None:  # [batch, H] -> [batch, 1, H] -> attentional [batch, H]
+            y = attention(tf.expand_dims(y, 1), states["memory"], states["mask"])[0][:, 0]
         logits = tf.cast(projection(y), tf.float32)  # [batch, V]
+        if attention is not None:
+            return tf.nn.log_softmax(logits, axis=-1), {**states, "layers": tuple(new_states)}
         return tf.nn.log_softmax(logits, axis=-1), tuple(new_states)
     return step
 
@@ -61,6 +80,9 @@ def make_cell_encode(model: keras.Model) -> Callable[[tf.Tensor], States]:
     Returns:
         `encode(src_ids [batch, src_len]) → (h_0, c_0, h_1, c_1, …)`, each `[batch, H]`.
     """
+    if attention_layer(model) is not None:
+        raise ValueError("The builtins-only TFLite export does not handle attention models "
+                         "yet; export this run as a SavedModel (`keras-s2s export`).")
     embedding = model.get_layer("encoder_embedding")
     layers = [model.get_layer(f"encoder_lstm_{i}") for i in range(num_layers(model))]
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 from keras_s2s.config import ModelConfig
 from keras_s2s.constants import SOURCE, TARGET_IN
 from keras_s2s.model.fast_lstm import FastLSTM
+from keras_s2s.model.luong_attention import LuongAttention
 from keras_s2s.model.peephole_lstm_cell import PeepholeLSTMCell
 
 
@@ -80,8 +81,12 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     final `(h, c)` of encoder layer `i` initialises decoder layer `i`. The decoder reads
     `<s> y1 … yn` (teacher forcing) and returns logits; the softmax lives in the loss.
 
+    With `cfg.attention` set, a `LuongAttention` layer (`attention`) turns the top decoder
+    layer's outputs into attentional states over the top encoder layer's outputs before
+    the projection.
+
     Layers are named (`encoder_embedding`, `encoder_lstm_{i}`, `decoder_embedding`,
-    `decoder_lstm_{i}`, `output_projection`) so inference views can find them.
+    `decoder_lstm_{i}`, `attention`, `output_projection`) so inference views can find them.
 
     Args:
         cfg: model sizes.
@@ -106,6 +111,7 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
         x, h, c = _recurrent(cfg, f"encoder_lstm_{i}", inits, return_sequences=True,
                              return_state=True)(x)
         states.append([h, c])
+    memory = x  # [batch, src_len, H]: what attention reads
 
     # The decoder needs no mask: padding sits after every real token and the loss masks it.
     y = keras.layers.Embedding(tgt_vocab_size, cfg.embedding_dim,
@@ -116,6 +122,9 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
             y = keras.layers.Dropout(cfg.dropout, name=f"decoder_dropout_{i}")(y)
         y = _recurrent(cfg, f"decoder_lstm_{i}", inits,
                        return_sequences=True)(y, initial_state=states[i])
+    if cfg.attention != "none":  # y [batch, tgt_len, H] → the attentional states h̃
+        y, _ = LuongAttention(cfg.hidden_dim, cfg.attention, name="attention")(
+            y, memory, keras.ops.not_equal(source, 0))
     if cfg.dropout > 0:
         y = keras.layers.Dropout(cfg.dropout, name="output_dropout")(y)
     dense_init = ({"kernel_initializer": inits["kernel_initializer"],
