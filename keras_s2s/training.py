@@ -165,10 +165,14 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
     batches = dict(src_tok=src_tok, tgt_tok=tgt_tok, data=cfg.data,
                    batch_size=cfg.train.batch_size)
 
+    counts: dict[int, int] = {}  # batches per epoch, each counted once
+
     def epoch_data(epoch: int) -> tf.data.Dataset:  # a fixed order per epoch: resumable
         data = make_dataset(train_pairs, shuffle=True, seed=cfg.seed * 1000 + epoch, **batches)
         # Bucketing hides the number of batches; counting them gives the progress bar a total.
-        return data.apply(tf.data.experimental.assert_cardinality(sum(1 for _ in data)))
+        if epoch not in counts:
+            counts[epoch] = sum(1 for _ in data)
+        return data.apply(tf.data.experimental.assert_cardinality(counts[epoch]))
 
     valid_ds = (make_dataset(dataset_from_corpus(valid_corpus), **batches)
                 if valid_corpus is not None else None)

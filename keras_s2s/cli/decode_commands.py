@@ -54,7 +54,7 @@ def open_driver(args: argparse.Namespace):
 def warn_long_inputs(driver, what: str = "line") -> dict:
     """One stderr warning per sentence the model read only in part; the count for --json."""
     for long_input in driver.long_inputs:
-        print(f"warning: {long_input.message().replace('line', what, 1)}", file=sys.stderr)
+        print(f"warning: {long_input.message(what)}", file=sys.stderr)
     return {"truncated": len(driver.long_inputs)}
 
 
@@ -111,8 +111,6 @@ def cmd_score(args: argparse.Namespace) -> dict:
 
 def cmd_rescore(args: argparse.Namespace) -> dict:
     """Prints the best hypothesis of each n-best list after rescoring (paper §3.3)."""
-    import numpy as np
-
     from keras_s2s.data.corpus import iter_lines
     from keras_s2s.decode.rescore import read_nbest, rescore
 
@@ -122,11 +120,8 @@ def cmd_rescore(args: argparse.Namespace) -> dict:
     if len(candidates) > len(sources):
         raise ValueError(f"{args.nbest} has n-best lists for {len(candidates)} sentences but "
                          f"{args.src} has {len(sources)} lines.")
-    pairs = [(source, hyp) for source, hyps in zip(sources, candidates) for hyp, _ in hyps]
-    flat, _ = driver.score([s for s, _ in pairs], [h for _, h in pairs])  # all in batches
+    model_scores = driver.score_nbest(sources, candidates)
     long_inputs = warn_long_inputs(driver, what="n-best entry")
-    ends = np.cumsum([len(hyps) for hyps in candidates])
-    model_scores = [flat[end - len(hyps):end] for end, hyps in zip(ends, candidates)]
     for ranked in rescore(candidates, model_scores, args.weight):
         print(ranked[0][0] if ranked else "")
     return {"sentences": len(candidates), **long_inputs}

@@ -39,8 +39,8 @@ class LongInput(NamedTuple):
     tokens: int  # source tokens it has
     read: int  # source tokens the model read
 
-    def message(self) -> str:
-        return (f"line {self.index + 1} has {self.tokens} source tokens; the model reads the "
+    def message(self, what: str = "line") -> str:
+        return (f"{what} {self.index + 1} has {self.tokens} source tokens; the model reads the "
                 f"first {self.read} (decode.max_src_len)")
 
 
@@ -176,6 +176,15 @@ class Driver:
         scored = self._run(run, list(zip(sources, targets)),
                            length=lambda pair: len(pair[0]) + len(pair[1]))
         return [lp for lp, _ in scored], [n for _, n in scored]
+
+    def score_nbest(self, sources: Sequence[str],
+                    candidates: Sequence[Sequence[tuple[str, float]]]) -> list[list[float]]:
+        """`log p(hypothesis | source)` of every `(hypothesis, score)` candidate, per source:
+        all candidates of all sentences are scored together, in length-sorted batches."""
+        pairs = [(source, hyp) for source, hyps in zip(sources, candidates) for hyp, _ in hyps]
+        flat, _ = self.score([s for s, _ in pairs], [h for _, h in pairs])
+        ends = np.cumsum([len(hyps) for hyps in candidates])
+        return [flat[end - len(hyps):end] for end, hyps in zip(ends, candidates)]
 
 
 def _texts(batch: list[tuple[int, str]]) -> np.ndarray:

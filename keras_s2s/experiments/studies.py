@@ -76,12 +76,7 @@ def study_rescore(exp: Experiment, members: int = 5, n_best: int = 12, **_) -> d
     others = [exp.member(i) for i in range(1, members)] or [exp.member(0, reverse=False)]
     lists = [[(hyp.text, hyp.log_prob) for hyp in hyps]
              for hyps in exp.driver([base]).nbest(exp.sources, n_best, n_best)]
-    rescorer = exp.driver(others)
-    pairs = [(source, hyp) for source, candidates in zip(exp.sources, lists)
-             for hyp, _ in candidates]  # every candidate of every sentence, scored in batches
-    flat, _ = rescorer.score([s for s, _ in pairs], [h for _, h in pairs])
-    ends = np.cumsum([len(candidates) for candidates in lists])
-    model_scores = [flat[end - len(c):end] for end, c in zip(ends, lists)]
+    model_scores = exp.driver(others).score_nbest(exp.sources, lists)
     even = [ranked[0][0] for ranked in rescore(lists, model_scores, 0.5)]
     alone = [ranked[0][0] for ranked in rescore(lists, model_scores, 0.0)]
     oracle = [max(c, key=lambda h: sacrebleu.sentence_bleu(h[0], [r]).score)[0]
