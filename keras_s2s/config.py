@@ -9,6 +9,8 @@ from typing import Any, Literal, Mapping, Sequence
 
 import yaml
 
+from keras_s2s.presets import PRESETS
+
 # The allowed values of every choice key, each listed once: `validate` checks the config
 # against them and the CLI builds its `choices=` from them (`typing.get_args`).
 TokenizerKind = Literal["word", "space", "char", "sentencepiece"]
@@ -80,6 +82,8 @@ class ModelConfig:
     peephole: bool = False  # the paper's (Graves) LSTM with peephole connections
     lstm: LSTMKind = "fast"  # "fast": inputs projected in one matmul (CPU); "keras": keras LSTM
     attention: AttentionKind = "none"  # Luong global attention score; "none": the paper
+    input_feeding: bool = False  # attention: h̃_{t-1} joins the decoder input (Luong §3.3)
+    bidirectional_encoder: bool = False  # encoder layer 0 reads both ways (H/2 units each)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,39 +129,6 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-PRESETS: dict[str, dict[str, Any]] = {  # partial dicts applied on top of the defaults
-    "default": {},
-    # The built-in numbers → French words task: characters in, words out.
-    "demo": {
-        "data": {"src_tokenizer": "char", "tgt_tokenizer": "space", "max_src_len": 20,
-                 "max_tgt_len": 20},
-        "model": {"embedding_dim": 64, "hidden_dim": 256, "num_layers": 2},
-        "train": {"epochs": 4, "batch_size": 64, "learning_rate": 0.003},
-    },
-    # Minutes-scale model for tests.
-    "tiny": {
-        "data": {"src_tokenizer": "char", "tgt_tokenizer": "space", "task_size": 2000,
-                 "max_src_len": 20, "max_tgt_len": 20},
-        "model": {"embedding_dim": 16, "hidden_dim": 32, "num_layers": 2},
-        "train": {"epochs": 1, "batch_size": 32, "checkpoint_every": 20},
-    },
-    # The benchmark configuration: 256-d embeddings, 2 x 512 LSTMs per side, 8k vocabularies.
-    "small": {
-        "model": {"embedding_dim": 256, "hidden_dim": 512, "num_layers": 2},
-        "data": {"src_vocab_size": 8000, "tgt_vocab_size": 8000},
-        "train": {"batch_size": 64, "learning_rate": 0.001},
-    },
-    # Sutskever et al. (2014): 4 x 1000 LSTMs, 1000-d embeddings, 160k/80k vocabularies.
-    "paper": {
-        "data": {"src_vocab_size": 160000, "tgt_vocab_size": 80000},
-        "model": {"embedding_dim": 1000, "hidden_dim": 1000, "num_layers": 4, "init_scale": 0.08},
-        "train": {"optimizer": "sgd", "learning_rate": 0.7, "batch_size": 128,
-                  "loss": "sentence_sum", "clip_norm": 5.0, "epochs": 7.5, "schedule": "paper",
-                  "precision": "fp32"},
-    },
-}
 
 
 def _merge(base: Mapping[str, Any], update: Mapping[str, Any], where: str = "") -> dict[str, Any]:
@@ -236,7 +207,20 @@ def validate(cfg: Config) -> Config:
                     f"Config key '{key}' must be one of {allowed}; received: {value!r}.")
             if field.metadata.get("positive") and value <= 0:
                 raise ConfigError(f"Config key '{key}' must be positive; received: {value}.")
+    _check_model(cfg.model)
     return cfg
+
+
+def _check_model(model: ModelConfig) -> None:
+    """Model keys that only make sense together."""
+    if model.input_feeding and model.attention == "none":
+        raise ConfigError("Config key 'model.input_feeding' feeds the attentional state back "
+                          "and needs model.attention (dot, general or concat); received: "
+                          "attention none.")
+    if model.bidirectional_encoder and model.hidden_dim % 2:
+        raise ConfigError("Config key 'model.bidirectional_encoder' splits model.hidden_dim "
+                          "between the two directions and needs it even; received: "
+                          f"hidden_dim {model.hidden_dim}.")
 
 
 def choices_of(hint: Any) -> tuple:
@@ -249,7 +233,7 @@ def resolve(preset: str | None = None, config_file: str | Path | None = None,
     """Defaults ← preset ← YAML file ← `--set` overrides, later ones winning.
 
     Args:
-        preset: a name from `PRESETS`, or None for the defaults.
+        preset: a name from `keras_s2s.presets.PRESETS`, or None for the defaults.
         config_file: a YAML file of nested sections (`model:`, `train:` ...).
         overrides: `key=value` strings with dotted keys, e.g. `train.epochs=3`, or nested
             dicts such as `{"data": {"train_src": path}}` (values taken as they are).

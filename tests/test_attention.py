@@ -1,5 +1,7 @@
 """Luong attention as an option of the same model: weights, training, search, scoring, export."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,7 +9,8 @@ import tensorflow as tf
 from keras_s2s import runs, training
 from keras_s2s.config import ConfigError, resolve
 from keras_s2s.driver import Driver, SavedModelBackend, TranslatorBackend
-from keras_s2s.export.saved_model import export_saved_model
+from keras_s2s.export.saved_model import export_saved_model, load_saved_model
+from keras_s2s.export.tflite import export_tflite
 from keras_s2s.model.luong_attention import LuongAttention
 from keras_s2s.model.seq2seq import build_seq2seq
 
@@ -79,9 +82,27 @@ def test_saved_model_round_trip_and_an_ensemble_with_the_papers_model(
     assert len(Driver(TranslatorBackend(mixed)).translate(TEXTS, 2)[0]) == len(TEXTS)
 
 
-def test_tflite_export_of_attention_is_refused_clearly(attention_run):
-    with pytest.raises(ValueError, match="does not handle attention models yet"):
-        runs.load_tflite_decoder(attention_run, 8, 2)
+def test_tflite_greedy_and_beam_equal_the_saved_model(attention_run, tmp_path):
+    from serving.tflite_translate import TFLiteTranslator
+
+    beam, width = 3, 12
+    out = tmp_path / "attention.tflite"
+    export_tflite(runs.load_tflite_decoder(attention_run, width, beam), out)
+    decode = dataclasses.replace(runs.load_config(attention_run).decode, beam_size=beam)
+    saved = load_saved_model(export_saved_model(runs.load_translator(attention_run, decode),
+                                                tmp_path, "attention"))
+    lite = TFLiteTranslator(out)
+    texts = TEXTS + ["1" * width, ""]
+    greedy = saved.signatures["translate_greedy"](text=tf.constant(texts))["translation"]
+    nbest = saved.signatures["translate_nbest"](text=tf.constant(texts),
+                                                beam_size=tf.constant(beam),
+                                                n_best=tf.constant(beam))
+    for i, text in enumerate(texts):
+        assert lite.translate([text])[0] == greedy[i].numpy().decode()
+        ids = lite.ids([text], beam=True)
+        assert [lite.tgt.decode(ids["ids"][0, n].tolist()) for n in range(beam)] == \
+            [t.decode() for t in nbest["translations"][i].numpy()]
+        np.testing.assert_allclose(ids["log_probs"][0], nbest["log_probs"][i], atol=1e-3)
 
 
 def test_bench_train_compares_configurations_in_one_run(capsys):

@@ -7,28 +7,41 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
-from keras_s2s.model.seq2seq import num_layers
+from keras_s2s.model.bidirectional_lstm import BidirectionalLSTM
+from keras_s2s.model.seq2seq import decoder_parts, num_layers
 
 States = tuple[tf.Tensor, ...]
 
 
 def attention_layer(model: keras.Model):
     """The model's `attention` layer, or None for the paper's model."""
-    names = {layer.name for layer in model.layers}
-    return model.get_layer("attention") if "attention" in names else None
+    return decoder_parts(model)[1]
+
+
+def search_state(model: keras.Model, layers: States, memory: tf.Tensor, mask: tf.Tensor):
+    """What a search carries for a model: the `(h_0, c_0, …)` tuple of the paper's model, or
+    for attention the dict `{"layers", "memory" [b, S, H], "mask" [b, S] bool,
+    "weights" [b, S] float32}` (the last step's attention, zeros before the first step) and,
+    with input feeding, `"feed"` `[b, H]` (`h̃` of the last step, zeros at first)."""
+    _, attention, feeding = decoder_parts(model)
+    if attention is None:
+        return tuple(layers)
+    state = {"layers": tuple(layers), "memory": memory, "mask": mask,
+             "weights": tf.zeros(tf.shape(mask), tf.float32)}
+    if feeding:
+        state["feed"] = tf.zeros_like(memory[:, 0])
+    return state
 
 
 def make_encode(model: keras.Model) -> Callable[[tf.Tensor], States | dict]:
     """Returns `encode(src_ids [batch, src_len]) → (h_0, c_0, h_1, c_1, …)`, each `[batch, H]`.
 
-    With attention it returns `{"layers": (h_0, c_0, …), "memory": [batch, src_len, H],
-    "mask": [batch, src_len] bool}`: the search carries the memory in its state (every
-    field batch-major, so beams tile and gather it like the LSTM states). The view shares
-    the weights of `model`; layers are found by name, never by index.
+    With attention it returns the dict of `search_state`: the search carries the memory in
+    its state (every field batch-major, so beams tile and gather it like the LSTM states).
+    The view shares the weights of `model`; layers are found by name, never by index.
     """
     embedding = model.get_layer("encoder_embedding")
     lstms = [model.get_layer(f"encoder_lstm_{i}") for i in range(num_layers(model))]
-    attends = attention_layer(model) is not None
 
     def encode(src_ids: tf.Tensor) -> States | dict:
         x = embedding(src_ids)  # [batch, src_len, E], with the padding mask attached
@@ -37,9 +50,7 @@ def make_encode(model: keras.Model) -> Callable[[tf.Tensor], States | dict]:
         for lstm in lstms:
             x, h, c = lstm(x, mask=mask, training=False)
             states += [h, c]
-        if attends:
-            return {"layers": tuple(states), "memory": x, "mask": mask}
-        return tuple(states)
+        return search_state(model, states, x, mask)
     return encode
 
 
@@ -47,26 +58,32 @@ def make_step(model: keras.Model) -> Callable[[tf.Tensor, States], tuple[tf.Tens
     """Returns `step(tokens [batch], states) → (log_probs [batch, V] float32, states)`.
 
     Runs each `decoder_lstm_{i}` layer's cell once, so a search loop pays for one step only;
-    with attention, the top output attends over `states["memory"]` first.
+    with attention, the top output attends over `states["memory"]` first (and with input
+    feeding the input is the embedding joined with `states["feed"]`).
     """
     embedding = model.get_layer("decoder_embedding")
-    cells = [model.get_layer(f"decoder_lstm_{i}").cell for i in range(num_layers(model))]
-    attention = attention_layer(model)
+    lstms, attention, feeding = decoder_parts(model)
+    cells = [lstm.cell for lstm in lstms]
     projection = model.get_layer("output_projection")
 
     def step(tokens: tf.Tensor, states):
         layers = states["layers"] if attention is not None else states
         y = embedding(tokens)  # [batch, E]
+        if feeding:  # [batch, E + H]
+            y = tf.concat([y, tf.cast(states["feed"], y.dtype)], axis=-1)
         new_states: list[tf.Tensor] = []
         for i, cell in enumerate(cells):
             y, (h, c) = cell(y, [layers[2 * i], layers[2 * i + 1]], training=False)
             new_states += [h, c]
-        if attention is not None:  # [batch, H] -> [batch, 1, H] -> attentional [batch, H]
-            y = attention(tf.expand_dims(y, 1), states["memory"], states["mask"])[0][:, 0]
-        logits = tf.cast(projection(y), tf.float32)  # [batch, V]
-        if attention is not None:
-            return tf.nn.log_softmax(logits, axis=-1), {**states, "layers": tuple(new_states)}
-        return tf.nn.log_softmax(logits, axis=-1), tuple(new_states)
+        if attention is None:
+            return tf.nn.log_softmax(tf.cast(projection(y), tf.float32), -1), tuple(new_states)
+        # [batch, H] -> [batch, 1, H] -> attentional [batch, H], weights [batch, S]
+        y, weights = attention(tf.expand_dims(y, 1), states["memory"], states["mask"])
+        new = {**states, "layers": tuple(new_states), "weights": weights[:, 0]}
+        if feeding:
+            new["feed"] = y[:, 0]
+        logits = tf.cast(projection(y[:, 0]), tf.float32)  # [batch, V]
+        return tf.nn.log_softmax(logits, axis=-1), new
     return step
 
 
@@ -77,23 +94,29 @@ def make_cell_encode(model: keras.Model) -> Callable[[tf.Tensor], States]:
     `tf.scan`/`TensorArray`), which converts to TFLite builtins. Right-padded steps leave
     the states unchanged, so the result equals `make_encode`'s up to float rounding.
 
+    With attention the top layer's outputs are written into a `[batch, S, H]` memory by a
+    one-hot update (`S`, the input width, is fixed in a TFLite export).
+
     Returns:
-        `encode(src_ids [batch, src_len]) → (h_0, c_0, h_1, c_1, …)`, each `[batch, H]`.
+        `encode(src_ids [batch, src_len])`, giving what `make_encode`'s gives.
     """
-    if attention_layer(model) is not None:
-        raise ValueError("The builtins-only TFLite export does not handle attention models "
-                         "yet; export this run as a SavedModel (`keras-s2s export`).")
     embedding = model.get_layer("encoder_embedding")
     layers = [model.get_layer(f"encoder_lstm_{i}") for i in range(num_layers(model))]
+    if isinstance(layers[0], BidirectionalLSTM):
+        raise ValueError("The builtins-only TFLite export reads the source in one direction; "
+                         "this run has model.bidirectional_encoder: true. Export it as a "
+                         "SavedModel (`keras-s2s export`).")
 
-    def encode(src_ids: tf.Tensor) -> States:
+    def encode(src_ids: tf.Tensor):
         x = embedding(src_ids)  # [batch, src_len, E]
-        lengths = tf.reduce_sum(tf.cast(tf.not_equal(src_ids, 0), tf.int32), axis=1)  # [batch]
-        batch = tf.shape(src_ids)[0]
-        init = tuple(tf.zeros([batch, layer.units], tf.float32)
-                     for layer in layers for _ in ("h", "c"))
+        mask = tf.not_equal(src_ids, 0)
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # [batch]
+        batch, width = tf.shape(src_ids)[0], tf.shape(src_ids)[1]
+        units = [getattr(layer, "units", None) or layer.cell.units for layer in layers]
+        init = tuple(tf.zeros([batch, n], tf.float32) for n in units for _ in ("h", "c"))
+        memory = tf.zeros([batch, width, units[-1]], tf.float32)  # [batch, S, H]
 
-        def body(t, states):
+        def body(t, states, memory):
             y = tf.gather(x, t, axis=1)  # [batch, E]
             keep = tf.expand_dims(t < lengths, 1)  # [batch, 1]
             new: list[tf.Tensor] = []
@@ -102,9 +125,12 @@ def make_cell_encode(model: keras.Model) -> Callable[[tf.Tensor], States]:
                 y, (h, c) = layer.cell(y, [old_h, old_c], training=False)
                 new += [tf.where(keep, tf.cast(h, tf.float32), old_h),
                         tf.where(keep, tf.cast(c, tf.float32), old_c)]
-            return t + 1, tuple(new)
+            at_t = tf.reshape(tf.one_hot(t, width, dtype=tf.float32), [1, -1, 1])  # [1, S, 1]
+            memory += at_t * tf.expand_dims(tf.cast(y, tf.float32), 1)
+            return t + 1, tuple(new), memory
 
         steps = tf.reduce_max(lengths)  # the longest sentence's length
-        _, states = tf.while_loop(lambda t, _: t < steps, body, (tf.constant(0), init))
-        return states
+        _, states, memory = tf.while_loop(lambda t, *_: t < steps, body,
+                                          (tf.constant(0), init, memory))
+        return search_state(model, states, memory, mask)
     return encode

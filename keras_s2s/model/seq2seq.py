@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
 from keras_s2s.config import ModelConfig
 from keras_s2s.constants import SOURCE, TARGET_IN
+from keras_s2s.model.bidirectional_lstm import BidirectionalLSTM
 from keras_s2s.model.fast_lstm import FastLSTM
+from keras_s2s.model.input_feeding_decoder import InputFeedingDecoder
 from keras_s2s.model.luong_attention import LuongAttention
 from keras_s2s.model.peephole_lstm_cell import PeepholeLSTMCell
 
@@ -74,6 +78,41 @@ def _recurrent(cfg: ModelConfig, name: str, inits: dict, **kwargs) -> keras.laye
     return keras.layers.RNN(PeepholeLSTMCell(cfg.hidden_dim, **cell_inits), name=name, **kwargs)
 
 
+def _encoder_layer(cfg: ModelConfig, i: int, inits: dict) -> keras.layers.Layer:
+    """`encoder_lstm_{i}`: one-way, or for layer 0 of a bidirectional encoder two halves."""
+    if i > 0 or not cfg.bidirectional_encoder:
+        return _recurrent(cfg, f"encoder_lstm_{i}", inits, return_sequences=True,
+                          return_state=True)
+    half = dataclasses.replace(cfg, hidden_dim=cfg.hidden_dim // 2)
+    return BidirectionalLSTM(*(_recurrent(half, f"{way}", inits, return_sequences=True,
+                                          return_state=True) for way in ("forward", "backward")),
+                             name="encoder_lstm_0")
+
+
+def _decoder(cfg: ModelConfig, y, states: list, memory, source, inits: dict):
+    """The decoder stack over `y [batch, T, E]`: one-way layers (then attention, if any), or
+    the step-by-step `InputFeedingDecoder`. Returns the states the projection reads."""
+    lstms = [_recurrent(cfg, f"decoder_lstm_{i}", inits, return_sequences=True)
+             for i in range(cfg.num_layers)]
+    source_mask = keras.ops.not_equal(source, 0)
+    if cfg.input_feeding:  # its dropout covers layers 1… and h̃ (what is fed back)
+        if cfg.dropout > 0:
+            y = keras.layers.Dropout(cfg.dropout, name="decoder_dropout_0")(y)
+        attention = LuongAttention(cfg.hidden_dim, cfg.attention, name="attention")
+        return InputFeedingDecoder(lstms, attention, cfg.dropout, name="decoder")(
+            y, states, memory, source_mask)
+    for i, lstm in enumerate(lstms):
+        if cfg.dropout > 0:
+            y = keras.layers.Dropout(cfg.dropout, name=f"decoder_dropout_{i}")(y)
+        y = lstm(y, initial_state=states[i])
+    if cfg.attention != "none":  # y [batch, tgt_len, H] → the attentional states h̃
+        y, _ = LuongAttention(cfg.hidden_dim, cfg.attention, name="attention")(
+            y, memory, source_mask)
+    if cfg.dropout > 0:
+        y = keras.layers.Dropout(cfg.dropout, name="output_dropout")(y)
+    return y
+
+
 def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> keras.Model:
     """Builds the training model.
 
@@ -83,10 +122,13 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
 
     With `cfg.attention` set, a `LuongAttention` layer (`attention`) turns the top decoder
     layer's outputs into attentional states over the top encoder layer's outputs before
-    the projection.
+    the projection; with `cfg.input_feeding` the decoder layers and the attention sit in one
+    step-by-step `InputFeedingDecoder` (`decoder`). With `cfg.bidirectional_encoder`,
+    `encoder_lstm_0` is a `BidirectionalLSTM`.
 
     Layers are named (`encoder_embedding`, `encoder_lstm_{i}`, `decoder_embedding`,
-    `decoder_lstm_{i}`, `attention`, `output_projection`) so inference views can find them.
+    `decoder_lstm_{i}`, `attention`, `output_projection`) so inference views can find them
+    (`decoder_parts`).
 
     Args:
         cfg: model sizes.
@@ -108,8 +150,7 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     for i in range(cfg.num_layers):
         if cfg.dropout > 0:
             x = keras.layers.Dropout(cfg.dropout, name=f"encoder_dropout_{i}")(x)
-        x, h, c = _recurrent(cfg, f"encoder_lstm_{i}", inits, return_sequences=True,
-                             return_state=True)(x)
+        x, h, c = _encoder_layer(cfg, i, inits)(x)
         states.append([h, c])
     memory = x  # [batch, src_len, H]: what attention reads
 
@@ -117,16 +158,7 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     y = keras.layers.Embedding(tgt_vocab_size, cfg.embedding_dim,
                                embeddings_initializer=_embedding_init(cfg),
                                name="decoder_embedding")(target_in)
-    for i in range(cfg.num_layers):
-        if cfg.dropout > 0:
-            y = keras.layers.Dropout(cfg.dropout, name=f"decoder_dropout_{i}")(y)
-        y = _recurrent(cfg, f"decoder_lstm_{i}", inits,
-                       return_sequences=True)(y, initial_state=states[i])
-    if cfg.attention != "none":  # y [batch, tgt_len, H] → the attentional states h̃
-        y, _ = LuongAttention(cfg.hidden_dim, cfg.attention, name="attention")(
-            y, memory, keras.ops.not_equal(source, 0))
-    if cfg.dropout > 0:
-        y = keras.layers.Dropout(cfg.dropout, name="output_dropout")(y)
+    y = _decoder(cfg, y, states, memory, source, inits)
     dense_init = ({"kernel_initializer": inits["kernel_initializer"],
                    "bias_initializer": inits["bias_initializer"]} if inits else {})
     # The projection is the largest matmul: it runs in the compute precision (bf16 under
@@ -144,11 +176,21 @@ def parameter_counts(model: keras.Model) -> dict[str, int]:
         "encoder_lstm": sum(model.get_layer(f"encoder_lstm_{i}").count_params()
                             for i in range(layers)),
         "decoder_embedding": model.get_layer("decoder_embedding").count_params(),
-        "decoder_lstm": sum(model.get_layer(f"decoder_lstm_{i}").count_params()
-                            for i in range(layers)),
+        "decoder_lstm": sum(lstm.count_params() for lstm in decoder_parts(model)[0]),
         "output_projection": model.get_layer("output_projection").count_params(),
     }
     return {**parts, "total": model.count_params()}
+
+
+def decoder_parts(model: keras.Model) -> tuple[list, LuongAttention | None, bool]:
+    """The decoder layers `decoder_lstm_{i}`, the attention layer (None for the paper's
+    model) and whether the previous attentional state is fed back (input feeding)."""
+    names = {layer.name for layer in model.layers}
+    if "decoder" in names:
+        decoder = model.get_layer("decoder")
+        return decoder.lstms, decoder.attention, True
+    lstms = [model.get_layer(f"decoder_lstm_{i}") for i in range(num_layers(model))]
+    return lstms, model.get_layer("attention") if "attention" in names else None, False
 
 
 def num_layers(model: keras.Model) -> int:
