@@ -115,6 +115,7 @@ class DecodeConfig:
     max_len_a: float = 1.5
     max_len_b: int = 10
     max_src_len: int = positive(200)  # longer inputs are cut to this many tokens (translating)
+    replace_unk: bool = False  # attention: each output <unk> becomes the source word it attends
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,12 +208,19 @@ def validate(cfg: Config) -> Config:
                     f"Config key '{key}' must be one of {allowed}; received: {value!r}.")
             if field.metadata.get("positive") and value <= 0:
                 raise ConfigError(f"Config key '{key}' must be positive; received: {value}.")
-    _check_model(cfg.model)
+    _check_together(cfg)
     return cfg
 
 
-def _check_model(model: ModelConfig) -> None:
-    """Model keys that only make sense together."""
+def _check_together(cfg: Config) -> None:
+    """Keys that only make sense together."""
+    model = cfg.model
+    if cfg.decode.replace_unk and (model.attention == "none" or "sentencepiece" in (
+            cfg.data.src_tokenizer, cfg.data.tgt_tokenizer)):
+        raise ConfigError("Config key 'decode.replace_unk' copies the attended source word in "
+                          "place of <unk> and needs model.attention and word, space or char "
+                          f"tokenizers; received: attention {model.attention}, tokenizers "
+                          f"{cfg.data.src_tokenizer}/{cfg.data.tgt_tokenizer}.")
     if model.input_feeding and model.attention == "none":
         raise ConfigError("Config key 'model.input_feeding' feeds the attentional state back "
                           "and needs model.attention (dot, general or concat); received: "

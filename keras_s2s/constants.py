@@ -37,6 +37,7 @@ OUTPUT_TRANSLATIONS = "translations"
 OUTPUT_SCORES = "scores"
 OUTPUT_LOG_PROBS = "log_probs"
 OUTPUT_NUM_TOKENS = "num_tokens"
+OUTPUT_ALIGNMENTS = "alignments"  # per output token, the source position attended to most
 # Every signature also says how long each source was and how much of it the model read (a
 # source longer than decode.max_src_len tokens is cut: tokens_read < tokens).
 OUTPUT_SOURCE_TOKENS = "source_tokens"

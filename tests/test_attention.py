@@ -59,6 +59,13 @@ def test_search_scores_and_batches_agree(attention_run):
     assert greedy == [text for (text,), _ in alone]  # alone and inside a padded batch
     assert greedy_lp == pytest.approx([lp for _, (lp,) in alone], abs=1e-5)
     nbest = driver.nbest(TEXTS, 2, 3)
+    for text, hyps in zip(TEXTS, nbest):  # alignments too: alone as in the batch
+        (alone_hyps,) = Driver(TranslatorBackend(translator)).nbest([text], 2, 3)
+        assert [h.alignment for h in alone_hyps] == [h.alignment for h in hyps]
+        for hyp in hyps:  # one source position (reading order, </s> = its length) per token
+            tokens = translator.tgt_tokenizer.tokenize(tf.constant([hyp.text])).row_lengths()
+            assert len(hyp.alignment) == int(tokens[0])
+            assert all(0 <= p <= len(text) for p in hyp.alignment)
     scored, _ = driver.score(TEXTS, [hyps[0].text for hyps in nbest])
     assert scored == pytest.approx([hyps[0].log_prob for hyps in nbest], abs=1e-4)
     greedy_scored, _ = driver.score(TEXTS, greedy)
@@ -118,3 +125,32 @@ def test_bench_train_compares_configurations_in_one_run(capsys):
     assert (none["attention"], general["attention"]) == ("none", "general")
     assert general["flops_per_tgt_token"] > none["flops_per_tgt_token"]
     assert figures["model.attention=general_speedup_vs_model.attention=none"] > 0
+
+
+def test_cli_nbest_prints_alignments_and_replace_unk_is_honoured_or_refused(
+        attention_run, tiny_run, tmp_path, capsys, monkeypatch):
+    import io
+
+    from conftest import run_cli
+
+    stdin = "".join(f"{text}\n" for text in TEXTS).encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    code, out, _ = run_cli(capsys, ["translate", "--model-dir", str(attention_run),
+                                    "--n-best", "2", "--beam-size", "2"])
+    lines = [line.split(" ||| ") for line in out.splitlines()]
+    assert code == 0 and len(lines) == 2 * len(TEXTS)
+    with_words = [fields for fields in lines if fields[1]]
+    assert with_words and all(len(fields) == 4 for fields in with_words)
+    for fields in with_words:  # "s-t": output token t attended most to source token s
+        pairs = [pair.split("-") for pair in fields[3].split()]
+        assert [int(t) for _, t in pairs] == list(range(len(fields[1].split())))
+    code, _, err = run_cli(capsys, ["translate", "--model-dir", str(tiny_run), "--replace-unk"])
+    assert code == 2 and "needs model.attention" in err  # the paper's model has no alignments
+    code, _, err = run_cli(capsys, ["translate", "--server", "127.0.0.1:1", "--replace-unk"])
+    assert code == 2 and "keras-s2s export --replace-unk" in err
+    plain = export_saved_model(runs.load_translator(attention_run), tmp_path, "plain")
+    code, _, err = run_cli(capsys, ["translate", "--saved-model", str(plain), "--replace-unk"])
+    assert code == 2 and "exported without --replace-unk" in err
+    code, _, err = run_cli(capsys, ["export", "--model-dir", str(attention_run), "--base",
+                                    str(tmp_path), "--name", "unk", "--replace-unk"])
+    assert code == 0 and SavedModelBackend(tmp_path / "unk").replaces_unk

@@ -12,12 +12,16 @@ from keras_s2s.cli.parser import backend_flags, command, positive_int
 
 def translator_from_args(args: argparse.Namespace):
     """The Translator of `--model-dir` (one run, or several as an ensemble) with the run's
-    decode settings, `--beam-size` and `--length-penalty` applied."""
+    decode settings, `--beam-size`, `--length-penalty` and `--replace-unk` applied."""
     from keras_s2s import runs
+    from keras_s2s.config import validate
 
-    changes = {"beam_size": args.beam_size, "length_penalty": args.length_penalty}
-    decode = dataclasses.replace(runs.load_config(args.model_dir[0]).decode,
-                                 **{k: v for k, v in changes.items() if v is not None})
+    changes = {"beam_size": args.beam_size, "length_penalty": args.length_penalty,
+               "replace_unk": getattr(args, "replace_unk", None)}
+    cfg = runs.load_config(args.model_dir[0])
+    decode = dataclasses.replace(cfg.decode, **{k: v for k, v in changes.items()
+                                                if v is not None})
+    validate(dataclasses.replace(cfg, decode=decode))  # e.g. replace-unk without attention
     return runs.load_translator(args.model_dir, decode)
 
 
@@ -34,6 +38,10 @@ def check_backend_flags(args: argparse.Namespace) -> None:
         raise ValueError("--length-penalty works with --model-dir only: an export's length "
                          "penalty is fixed when it is exported (`keras-s2s export "
                          "--length-penalty A`).")
+    if args.replace_unk and args.server:
+        raise ValueError("--replace-unk cannot be switched on per request: a served model "
+                         "replaces <unk> if it was exported with `keras-s2s export "
+                         "--replace-unk`.")
 
 
 def open_driver(args: argparse.Namespace):
@@ -46,6 +54,9 @@ def open_driver(args: argparse.Namespace):
         backend = TranslatorBackend(translator_from_args(args))
     elif args.saved_model:
         backend = SavedModelBackend(args.saved_model)
+        if args.replace_unk and not backend.replaces_unk:
+            raise ValueError(f"{args.saved_model} was exported without --replace-unk; "
+                             "re-export it with `keras-s2s export --replace-unk`.")
     else:
         backend = ServerBackend(args.server, args.model_name)
     return Driver(backend, args.batch_size, args.on_long_input)
@@ -74,8 +85,18 @@ def read_input(path: str | None) -> list[str]:
     return lines
 
 
+def nbest_line(index: int, hyp) -> str:
+    """`i ||| hypothesis ||| score`, and for attention models ` ||| s-t …`: each output token
+    t (0-based) with the source token s it attended to most (Pharaoh format)."""
+    line = f"{index} ||| {hyp.text} ||| {hyp.score:.4f}"
+    if hyp.alignment:
+        line += " ||| " + " ".join(f"{s}-{t}" for t, s in enumerate(hyp.alignment))
+    return line
+
+
 def cmd_translate(args: argparse.Namespace) -> dict:
-    """1-best translations, one per line, or n-best lists as `i ||| hypothesis ||| score`."""
+    """1-best translations, one per line, or n-best lists as `i ||| hypothesis ||| score`
+    (`||| alignment` added for attention models)."""
     from keras_s2s.config import DecodeConfig
 
     if args.n_best and args.beam_size and args.n_best > args.beam_size:
@@ -88,7 +109,7 @@ def cmd_translate(args: argparse.Namespace) -> dict:
         beam = args.beam_size or max(args.n_best, DecodeConfig().beam_size)
         for i, hyps in enumerate(driver.nbest(texts, args.n_best, beam)):
             for hyp in hyps:
-                print(f"{i} ||| {hyp.text} ||| {hyp.score:.4f}")
+                print(nbest_line(i, hyp))
     else:
         for line in driver.translate(texts, args.beam_size)[0]:
             print(line)

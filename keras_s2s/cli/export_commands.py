@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 from keras_s2s.cli.decode_commands import translator_from_args
-from keras_s2s.cli.parser import command, positive_int, search_flags, served_model_flags
+from keras_s2s.cli.parser import (
+    command,
+    positive_int,
+    replace_unk_flag,
+    search_flags,
+    served_model_flags,
+)
 from keras_s2s.constants import QUANTIZATIONS
 
 
@@ -54,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "export", "write a SavedModel in TF Serving's BASE/NAME/VERSION",
                 cmd_export)
     search_flags(p, required=True)
+    replace_unk_flag(p)
     p.add_argument("--base", help="export base folder (default: MODEL_DIR/export)")
     p.add_argument("--name", default="keras_s2s", help="model name under the base")
     p.add_argument("--version", type=positive_int, help="version number (default: the next "

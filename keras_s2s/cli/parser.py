@@ -92,9 +92,16 @@ def search_flags(parser: argparse.ArgumentParser, required: bool = False) -> Non
     parser.add_argument("--length-penalty", type=float, help="GNMT alpha (0 = the paper)")
 
 
+def replace_unk_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--replace-unk", action="store_true", default=None,
+                        help="attention models: print the attended source word in place of "
+                             "each <unk> (an export does so if exported with this flag)")
+
+
 def backend_flags(parser: argparse.ArgumentParser, batch_size: int = 64) -> None:
     """The model to decode with, one of three back ends, and how to batch."""
     search_flags(parser)
+    replace_unk_flag(parser)
     parser.add_argument("--saved-model", help="an exported SavedModel (version folder or base)")
     parser.add_argument("--server", metavar="HOST:PORT", help="TF Serving's gRPC address")
     parser.add_argument("--model-name", default="keras_s2s", help="the served model's name")

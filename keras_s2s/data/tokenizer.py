@@ -19,13 +19,17 @@ def normalize_spaces(text: tf.Tensor) -> tf.Tensor:
     return tf.strings.strip(text)
 
 
-def keep_before_eos(ids: tf.Tensor) -> tf.RaggedTensor:
-    """`[batch, len]` ids → `[batch, (len)]` real tokens: up to the first `</s>`, no reserved
-    ids except `<unk>`, which stays visible."""
+def shown(ids: tf.Tensor) -> tf.Tensor:
+    """`[batch, len]` ids → `[batch, len]` bool: the real tokens, up to the first `</s>`, no
+    reserved ids except `<unk>`, which stays visible."""
     ids = tf.cast(ids, tf.int32)
     before_eos = tf.math.cumsum(tf.cast(ids == EOS_ID, tf.int32), axis=1, exclusive=True) == 0
-    keep = before_eos & ((ids >= len(RESERVED_TOKENS)) | (ids == UNK_ID))
-    return tf.ragged.boolean_mask(ids, keep)
+    return before_eos & ((ids >= len(RESERVED_TOKENS)) | (ids == UNK_ID))
+
+
+def keep_before_eos(ids: tf.Tensor) -> tf.RaggedTensor:
+    """`[batch, len]` ids → `[batch, (len)]` the tokens `shown` keeps."""
+    return tf.ragged.boolean_mask(tf.cast(ids, tf.int32), shown(ids))
 
 
 class Tokenizer(tf.Module):
@@ -37,8 +41,11 @@ class Tokenizer(tf.Module):
     def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
         raise NotImplementedError
 
-    def detokenize(self, ids: tf.Tensor) -> tf.Tensor:
-        """`[batch, len]` ids (stopping at the first `</s>`) → `[batch]` strings."""
+    def detokenize(self, ids: tf.Tensor, unk_words: tf.Tensor | None = None) -> tf.Tensor:
+        """`[batch, len]` ids (stopping at the first `</s>`) → `[batch]` strings.
+
+        `unk_words` (`[batch, len]` strings, "" for none) replaces `<unk>` at the same
+        positions (vocabulary tokenizers only)."""
         raise NotImplementedError
 
 
@@ -95,8 +102,18 @@ class VocabTokenizer(Tokenizer):
     def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
         return tf.ragged.map_flat_values(self._table.lookup, self.split(text))
 
-    def detokenize(self, ids: tf.Tensor) -> tf.Tensor:
-        pieces = tf.gather(self._shown, keep_before_eos(ids))
+    def as_pieces(self, words: tf.Tensor) -> tf.Tensor:
+        """Source pieces (`split` of any mode) → pieces of this vocabulary's mode, for
+        `detokenize(…, unk_words)`: "word" mode marks each as a word of its own."""
+        words = tf.strings.regex_replace(words, f"^{WORD_START}", "")
+        return tf.strings.join([WORD_START, words]) if self.mode == "word" else words
+
+    def detokenize(self, ids: tf.Tensor, unk_words: tf.Tensor | None = None) -> tf.Tensor:
+        ids = tf.cast(ids, tf.int32)
+        pieces = tf.gather(self._shown, ids)  # [batch, len]
+        if unk_words is not None:
+            pieces = tf.where((ids == UNK_ID) & (unk_words != ""), unk_words, pieces)
+        pieces = tf.ragged.boolean_mask(pieces, shown(ids))
         if self.mode == "space":
             return tf.strings.reduce_join(pieces, axis=1, separator=" ")
         text = tf.strings.reduce_join(pieces, axis=1)
@@ -128,5 +145,8 @@ class SentencePieceTokenizer(Tokenizer):
     def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
         return self._sp.tokenize(normalize_spaces(text))
 
-    def detokenize(self, ids: tf.Tensor) -> tf.Tensor:
+    def detokenize(self, ids: tf.Tensor, unk_words: tf.Tensor | None = None) -> tf.Tensor:
+        if unk_words is not None:
+            raise ValueError("Unknown-word replacement needs a word, space or char vocabulary; "
+                             "SentencePiece spells rare words in pieces instead.")
         return self._sp.detokenize(keep_before_eos(ids))

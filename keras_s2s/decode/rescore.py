@@ -8,12 +8,15 @@ from keras_s2s.data.corpus import iter_lines
 
 
 def read_nbest(path: str) -> list[list[tuple[str, float]]]:
-    """Moses n-best lines `i ||| hypothesis ||| score` → per sentence `(hypothesis, score)`."""
+    """Moses n-best lines `i ||| hypothesis ||| … ||| score` → per sentence `(hypothesis,
+    score)`: the score is the last field that is a number, so a trailing alignment field
+    (`translate --n-best` of attention models) is skipped."""
     lists: list[list[tuple[str, float]]] = []
     for number, line in enumerate(iter_lines(path), start=1):
         fields = [f.strip() for f in line.split("|||")]
         try:
-            index, hyp, score = int(fields[0]), fields[1], float(fields[-1])
+            numbers = [float(f) for f in fields[2:] if _is_number(f)]
+            index, hyp, score = int(fields[0]), fields[1], numbers[-1]
         except (ValueError, IndexError):
             raise ValueError(f"{path}, line {number}: expected 'i ||| hypothesis ||| score'; "
                              f"received: {line!r}.") from None
@@ -21,6 +24,14 @@ def read_nbest(path: str) -> list[list[tuple[str, float]]]:
             lists.append([])
         lists[index].append((hyp, score))
     return lists
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def rescore(candidates: Sequence[Sequence[tuple[str, float]]],

@@ -1,32 +1,81 @@
-"""Scoring given translations: `log p(target | source)` with the searches' step function."""
+"""Scoring given translations: `log p(target | source)` with the searches' step function, and
+the attention each target token paid to the source on the way."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_s2s.constants import BOS_ID, PAD_ID
+from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
 from keras_s2s.decode.step import EncodeFn, StepFn
 
 
-def score_targets(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor,
-                  tgt_ids: tf.Tensor) -> tf.Tensor:
-    """`log p(target | source)` with the same step function the searches use.
+def step_weights(states) -> tf.Tensor | None:
+    """The last step's attention weights `[b, S]` in a search state: the model's, or an
+    ensemble's first attention member's; None when no model attends."""
+    if isinstance(states, dict):
+        return states.get("weights")
+    if isinstance(states, (tuple, list)):
+        for member in states:
+            weights = step_weights(member)
+            if weights is not None:
+                return weights
+    return None
+
+
+def force_decode(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, tgt_ids: tf.Tensor,
+                 with_weights: bool = False) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """Runs the step function over given targets (teacher forcing), as the searches do.
 
     Args:
         src_ids: `[b, S]` int32, right-padded.
         tgt_ids: `[b, T]` int32 target tokens ending with `</s>`, right-padded.
+        with_weights: also collect each step's attention weights.
 
     Returns:
-        `[b]` float32: the sum of the log-probabilities of every target token and `</s>`.
+        `log_prob [b]` float32, the sum of the log-probabilities of every target token and
+        `</s>`; and the attention weights `[b, T, S]` (None unless asked for and the model
+        attends).
     """
     batch, length = tf.shape(tgt_ids)[0], tf.shape(tgt_ids)[1]
     inputs = tf.concat([tf.fill([batch, 1], BOS_ID), tgt_ids[:, :-1]], axis=1)  # teacher forcing
+    states = encode(src_ids)
+    with_weights = with_weights and step_weights(states) is not None
 
-    def body(t, states, total):
+    def body(t, states, total, weights):
         log_probs, states = step(inputs[:, t], states)  # [b, V]
         picked = tf.gather(log_probs, tgt_ids[:, t], batch_dims=1)  # [b]
-        return t + 1, states, total + tf.where(tgt_ids[:, t] != PAD_ID, picked, 0.0)
+        if with_weights:
+            weights = weights.write(t, step_weights(states))
+        return t + 1, states, total + tf.where(tgt_ids[:, t] != PAD_ID, picked, 0.0), weights
 
-    _, _, total = tf.while_loop(lambda t, *_: t < length, body,
-                                (tf.constant(0), encode(src_ids), tf.zeros([batch])))
-    return total
+    weights = tf.TensorArray(tf.float32, size=length) if with_weights else tf.constant(0.0)
+    _, _, total, weights = tf.while_loop(lambda t, *_: t < length, body,
+                                         (tf.constant(0), states, tf.zeros([batch]), weights))
+    return total, tf.transpose(weights.stack(), [1, 0, 2]) if with_weights else None
+
+
+def score_targets(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor,
+                  tgt_ids: tf.Tensor) -> tf.Tensor:
+    """`log p(target | source)` `[b]` of `force_decode`."""
+    return force_decode(encode, step, src_ids, tgt_ids)[0]
+
+
+def reading_positions(weights: tf.Tensor, src_ids: tf.Tensor, tgt_ids: tf.Tensor,
+                      reversed_source: bool) -> tf.Tensor:
+    """The source position each target token attended to most, in the user's reading order.
+
+    Args:
+        weights: `[b, T, S]` attention over the source as the model read it.
+        src_ids: `[b, S]` what the model read: `n` tokens (reversed if `reversed_source`),
+            `</s>`, padding.
+        tgt_ids: `[b, T]` the target tokens, right-padded.
+
+    Returns:
+        `[b, T]` int32: `0 … n-1` for source tokens in reading order, `n` for the source's
+        `</s>`; -1 at the target's `</s>` and padding (one entry per output token).
+    """
+    fed = tf.argmax(weights, axis=-1, output_type=tf.int32)  # [b, T]
+    tokens = tf.reduce_sum(tf.cast(src_ids != PAD_ID, tf.int32), axis=1, keepdims=True) - 1
+    if reversed_source:  # [b, 1]: position p < n was token n - 1 - p
+        fed = tf.where(fed < tokens, tokens - 1 - fed, fed)
+    return tf.where((tgt_ids != PAD_ID) & (tgt_ids != EOS_ID), fed, -1)

@@ -12,6 +12,7 @@ from keras_s2s.constants import (
     INPUT_SOURCE,
     INPUT_TARGET,
     INPUT_TEXT,
+    OUTPUT_ALIGNMENTS,
     OUTPUT_LOG_PROB,
     OUTPUT_LOG_PROBS,
     OUTPUT_NUM_TOKENS,
@@ -27,10 +28,10 @@ from keras_s2s.constants import (
     SIG_TRANSLATE_GREEDY,
     SIG_TRANSLATE_NBEST,
 )
-from keras_s2s.data.tokenizer import Tokenizer
+from keras_s2s.data.tokenizer import Tokenizer, VocabTokenizer
 from keras_s2s.decode.beam_search import beam_search
 from keras_s2s.decode.greedy import greedy_search
-from keras_s2s.decode.scoring import score_targets
+from keras_s2s.decode.scoring import force_decode, reading_positions, score_targets
 from keras_s2s.decode.step import EncodeFn, StepFn, max_target_lengths
 
 TEXT = tf.TensorSpec([None], tf.string, name=INPUT_TEXT)
@@ -54,9 +55,13 @@ class Translator(tf.Module):
         encode: `src_ids [b, S] → states`.
         step: `(tokens [b], states) → (log_probs [b, V], states)`.
         reverse_source: reverse the source tokens, as the model was trained.
-        decode: beam size, length penalty and length limits.
+        decode: beam size, length penalty, length limits and `replace_unk` (each output
+            `<unk>` becomes the source word it attended to most: Luong et al. 2015b).
         trackables: objects whose variables the functions use (the Keras models), kept as
             attributes so `tf.saved_model.save` finds them.
+
+    Raises:
+        ValueError: `decode.replace_unk` without vocabulary (word, space, char) tokenizers.
     """
 
     def __init__(self, src_tokenizer: Tokenizer, tgt_tokenizer: Tokenizer, encode: EncodeFn,
@@ -69,6 +74,12 @@ class Translator(tf.Module):
         self._encode, self._step = encode, step
         self._reverse = reverse_source
         self._decode = decode
+        if decode.replace_unk and not all(isinstance(tok, VocabTokenizer)
+                                          for tok in (src_tokenizer, tgt_tokenizer)):
+            raise ValueError("decode.replace_unk needs word, space or char tokenizers on both "
+                             "sides; SentencePiece spells rare words in pieces instead.")
+        # Saved with the export, so a loaded SavedModel says whether it replaces <unk>.
+        self.replaces_unk = tf.Variable(decode.replace_unk, trainable=False, name="replace_unk")
 
     def source_ids(self, text: tf.Tensor) -> tf.Tensor:
         """`[b]` strings → `[b, S]` ids: tokens (cut to `max_src_len`, reversed) + `</s>`."""
@@ -85,6 +96,51 @@ class Translator(tf.Module):
         lengths = {OUTPUT_SOURCE_TOKENS: tf.cast(tokens.row_lengths(), tf.int32),
                    OUTPUT_SOURCE_TOKENS_READ: tf.cast(ids.row_lengths(), tf.int32)}
         return add_eos(ids).to_tensor(default_value=PAD_ID), lengths
+
+    def _source_words(self, text: tf.Tensor) -> tf.RaggedTensor | None:
+        """`[b, (n)]` the source pieces the model reads, in reading order (for replace-unk)."""
+        if not self._decode.replace_unk:
+            return None
+        return self.src_tokenizer.split(text)[:, :self._decode.max_src_len]
+
+    def _alignments(self, src_ids: tf.Tensor, ids: tf.Tensor) -> tf.Tensor | None:
+        """`[B, L]` the reading-order source position each of `ids [B, L]` attended to most
+        (`scoring.reading_positions`), or None if the model does not attend."""
+        _, weights = force_decode(self._encode, self._step, src_ids, ids, with_weights=True)
+        if weights is None:
+            return None
+        return reading_positions(weights, src_ids, ids, self._reverse)
+
+    def _detokenize(self, ids: tf.Tensor, positions: tf.Tensor | None,
+                    words: tf.RaggedTensor | None) -> tf.Tensor:
+        """`ids [B, L]` → `[B]` strings; with `words` (`[B, (n)]` source pieces) and their
+        `positions [B, L]`, each `<unk>` becomes the source piece it is aligned to."""
+        if words is None or positions is None:
+            return self.tgt_tokenizer.detokenize(ids)
+        table = tf.concat([words.to_tensor(""), tf.fill([tf.shape(ids)[0], 1], "")], axis=1)
+        picked = tf.gather(table, tf.maximum(positions, 0), batch_dims=1)  # [B, L]; </s>: ""
+        picked = tf.where((positions >= 0) & (picked != ""),
+                          self.tgt_tokenizer.as_pieces(picked), "")
+        return self.tgt_tokenizer.detokenize(ids, unk_words=picked)
+
+    def _outputs(self, text: tf.Tensor, src_ids: tf.Tensor, ids: tf.Tensor,
+                 align: bool) -> tuple[tf.Tensor, tf.Tensor]:
+        """Search results `ids [b, n, L]` → `(translations [b, n], alignments [b, n, L])`;
+        alignments (-1 without attention, or when not asked for) come from one
+        teacher-forced pass over the hypotheses, which replace-unk uses too."""
+        shape = tf.shape(ids)  # [b, n, L] -> [b * n, L]
+        flat = tf.reshape(ids, [-1, shape[2]])
+        words = self._source_words(text)
+        positions = None
+        if align or words is not None:
+            src_rows = tf.repeat(src_ids, shape[1], axis=0)  # [b * n, S]
+            positions = self._alignments(src_rows, flat)
+        if words is not None:  # each sentence's words for each of its n hypotheses
+            words = tf.gather(words, tf.repeat(tf.range(shape[0]), shape[1]))
+        texts = tf.reshape(self._detokenize(flat, positions, words), shape[:2])
+        if positions is None:
+            positions = tf.fill(tf.shape(flat), -1)
+        return texts, tf.reshape(positions, shape)
 
     def encoder_states(self, text: tf.Tensor):
         """The encoder's final states of `[b]` strings (`(h_0, c_0, h_1, c_1, …)`, each
@@ -104,9 +160,9 @@ class Translator(tf.Module):
         """The search settings this Translator was built with."""
         return self._decode
 
-    def search(self, text, beam_size, n_best):
+    def search(self, text, beam_size, n_best, align: bool = False):
         """Beam search on `[b]` strings → `(translations [b, n], scores, log_probs,
-        source lengths)`.
+        source lengths, alignments [b, n, L])`.
 
         The `tf.function`s below call it; called directly it runs eagerly (the benchmark's
         Python-loop baseline).
@@ -115,9 +171,8 @@ class Translator(tf.Module):
         ids, scores, log_probs = beam_search(
             self._encode, self._step, src_ids, self._limits(src_ids), beam_size, n_best,
             self._decode.length_penalty)
-        shape = tf.shape(ids)  # [b, n, L] -> [b * n, L] -> detokenize -> [b, n]
-        words = self.tgt_tokenizer.detokenize(tf.reshape(ids, [-1, shape[2]]))
-        return tf.reshape(words, shape[:2]), scores, log_probs, lengths
+        words, alignments = self._outputs(text, src_ids, ids, align)
+        return words, scores, log_probs, lengths, alignments
 
     def signatures(self) -> dict:
         """Signature name → `tf.function`: what a SavedModel export serves, and what the
@@ -131,27 +186,31 @@ class Translator(tf.Module):
     def translate(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         """`text [b]` → `{"translation": [b] string, "log_prob": [b] float32}` (beam search
         with the configured beam size)."""
-        words, _, log_probs, lengths = self.search(text, self._decode.beam_size, 1)
+        words, _, log_probs, lengths, _ = self.search(text, self._decode.beam_size, 1)
         return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: log_probs[:, 0], **lengths}
 
     @tf.function(input_signature=[TEXT, tf.TensorSpec([], tf.int32, name=INPUT_BEAM_SIZE),
                                   tf.TensorSpec([], tf.int32, name=INPUT_N_BEST)])
     def translate_nbest(self, text, beam_size, n_best) -> dict[str, tf.Tensor]:
         """`text [b]`, scalar `beam_size`, `n_best` → `{"translations": [b, n] string,
-        "scores": [b, n] (length-penalised), "log_probs": [b, n]}`, best first."""
+        "scores": [b, n] (length-penalised), "log_probs": [b, n], "alignments": [b, n, L]
+        int32}`, best first. An alignment is, per output token, the source position it
+        attended to most in reading order (the source's `</s>`: its token count); -1 from
+        the output's `</s>` on, and everywhere for a model without attention."""
         tf.debugging.assert_positive(beam_size, message="beam_size must be >= 1")
         tf.debugging.assert_positive(n_best, message="n_best must be >= 1")
-        words, scores, log_probs, lengths = self.search(text, beam_size, n_best)
+        words, scores, log_probs, lengths, alignments = self.search(text, beam_size, n_best,
+                                                                    align=True)
         return {OUTPUT_TRANSLATIONS: words, OUTPUT_SCORES: scores, OUTPUT_LOG_PROBS: log_probs,
-                **lengths}
+                OUTPUT_ALIGNMENTS: alignments, **lengths}
 
     @tf.function(input_signature=[TEXT])
     def translate_greedy(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         """Greedy decoding: `text [b]` → `{"translation", "log_prob"}`."""
         src_ids, lengths = self._source(text)
         ids, log_prob = greedy_search(self._encode, self._step, src_ids, self._limits(src_ids))
-        return {OUTPUT_TRANSLATION: self.tgt_tokenizer.detokenize(ids), OUTPUT_LOG_PROB: log_prob,
-                **lengths}
+        words, _ = self._outputs(text, src_ids, tf.expand_dims(ids, 1), align=False)
+        return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: log_prob, **lengths}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_SOURCE),
                                   tf.TensorSpec([None], tf.string, name=INPUT_TARGET)])

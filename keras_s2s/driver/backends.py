@@ -67,6 +67,12 @@ class SavedModelBackend:
         self._signatures = dict(self.loaded.signatures)
         self.description = f"SavedModel {path}"
 
+    @property
+    def replaces_unk(self) -> bool:
+        """Whether the export was made with `decode.replace_unk` (older ones: no)."""
+        flag = getattr(self.loaded, "replaces_unk", None)
+        return bool(flag is not None and flag.numpy())
+
     def call(self, signature: str, inputs: Arrays) -> Arrays:
         if signature not in self._signatures:
             raise BackendError(f"{self.description} has no signature {signature!r} (it has "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Literal, NamedTuple, Sequence, TypeVar, get_args
 
 import numpy as np
@@ -12,6 +13,7 @@ from keras_s2s.constants import (
     INPUT_SOURCE,
     INPUT_TARGET,
     INPUT_TEXT,
+    OUTPUT_ALIGNMENTS,
     OUTPUT_LOG_PROB,
     OUTPUT_LOG_PROBS,
     OUTPUT_NUM_TOKENS,
@@ -50,6 +52,9 @@ class Hypothesis(NamedTuple):
     text: str
     score: float  # what the search ranked by (length-penalised when a penalty is set)
     log_prob: float  # log p(text | source), `</s>` included
+    # Per output token, the source token (0-based, reading order) it attended to most; the
+    # source's token count stands for its `</s>`. Empty for models without attention.
+    alignment: tuple[int, ...] = ()
 
 
 def in_length_order(fn: Callable[[list[Item]], Sequence[Result]], items: Sequence[Item],
@@ -155,8 +160,10 @@ class Driver:
             out = self._call(SIG_TRANSLATE_NBEST, batch, {
                 INPUT_TEXT: _texts(batch), INPUT_BEAM_SIZE: np.int32(beam_size),
                 INPUT_N_BEST: np.int32(n_best)})
-            rows = zip(_strings(out[OUTPUT_TRANSLATIONS]), out[OUTPUT_SCORES].tolist(),
-                       out[OUTPUT_LOG_PROBS].tolist())
+            texts = _strings(out[OUTPUT_TRANSLATIONS])
+            alignments = _alignments(out.get(OUTPUT_ALIGNMENTS), np.shape(texts))
+            rows = zip(texts, out[OUTPUT_SCORES].tolist(), out[OUTPUT_LOG_PROBS].tolist(),
+                       alignments)
             return [[Hypothesis(*hyp) for hyp in zip(*row)] for row in rows]
         return self._run(run, texts)
 
@@ -185,6 +192,15 @@ class Driver:
         flat, _ = self.score([s for s, _ in pairs], [h for _, h in pairs])
         ends = np.cumsum([len(hyps) for hyps in candidates])
         return [flat[end - len(hyps):end] for end, hyps in zip(ends, candidates)]
+
+
+def _alignments(values: np.ndarray | None, shape: tuple[int, int]) -> list[list[tuple]]:
+    """`[b, n, L]` positions (-1 from `</s>` on) → per hypothesis a tuple of positions; empty
+    tuples when the back end sends none (exports made before alignments existed)."""
+    if values is None:
+        return [[()] * shape[1] for _ in range(shape[0])]
+    return [[tuple(int(p) for p in itertools.takewhile(lambda p: p >= 0, row))
+             for row in sentence] for sentence in values]
 
 
 def _texts(batch: list[tuple[int, str]]) -> np.ndarray:
