@@ -24,6 +24,7 @@ SIG_TRANSLATE = "translate"  # text → translation, log_prob (the export's conf
 SIG_TRANSLATE_GREEDY = "translate_greedy"  # text → translation, log_prob
 SIG_TRANSLATE_NBEST = "translate_nbest"  # text, beam_size, n_best → translations, scores, …
 SIG_SCORE = "score"  # source, target → log_prob, num_tokens
+SIG_ALIGN = "align"  # text → translation, source/target pieces, attention (reading order)
 # ... their input tensor names ...
 INPUT_TEXT = "text"
 INPUT_BEAM_SIZE = "beam_size"
@@ -38,6 +39,9 @@ OUTPUT_SCORES = "scores"
 OUTPUT_LOG_PROBS = "log_probs"
 OUTPUT_NUM_TOKENS = "num_tokens"
 OUTPUT_ALIGNMENTS = "alignments"  # per output token, the source position attended to most
+OUTPUT_SOURCE_PIECES = "source_pieces"
+OUTPUT_TARGET_PIECES = "target_pieces"
+OUTPUT_ATTENTION = "attention"
 # Every signature also says how long each source was and how much of it the model read (a
 # source longer than decode.max_src_len tokens is cut: tokens_read < tokens).
 OUTPUT_SOURCE_TOKENS = "source_tokens"

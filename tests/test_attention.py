@@ -154,3 +154,25 @@ def test_cli_nbest_prints_alignments_and_replace_unk_is_honoured_or_refused(
     code, _, err = run_cli(capsys, ["export", "--model-dir", str(attention_run), "--base",
                                     str(tmp_path), "--name", "unk", "--replace-unk"])
     assert code == 0 and SavedModelBackend(tmp_path / "unk").replaces_unk
+
+
+def test_align_draws_a_heatmap_from_a_run_or_an_export(attention_run, tiny_run, tmp_path, capsys):
+    import json
+
+    from conftest import run_cli
+
+    export = export_saved_model(runs.load_translator(attention_run), tmp_path, "align")
+    for flag, path in (("--model-dir", attention_run), ("--saved-model", export)):
+        out = tmp_path / f"{flag[2:]}.png"
+        code, stdout, err = run_cli(capsys, ["align", flag, str(path), "--out", str(out),
+                                             "3 400", "--json"])
+        assert code == 0, err
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        figures = json.loads(stdout.splitlines()[-1])
+        assert figures["source"] == ["3", " ", "4", "0", "0", "</s>"]  # reading order
+    (alignment,) = Driver(SavedModelBackend(export)).align(["45 678"])
+    assert alignment.weights.shape == (len(alignment.target), len(alignment.source))
+    np.testing.assert_allclose(alignment.weights.sum(axis=1), 1.0, rtol=1e-5)
+    code, _, err = run_cli(capsys, ["align", "--model-dir", str(tiny_run), "--out",
+                                    str(tmp_path / "none.png"), "12"])
+    assert code == 2 and "has no attention" in err and not (tmp_path / "none.png").exists()

@@ -148,6 +148,23 @@ def cmd_rescore(args: argparse.Namespace) -> dict:
     return {"sentences": len(candidates), **long_inputs}
 
 
+def cmd_align(args: argparse.Namespace) -> dict:
+    """Writes a PNG heatmap of the attention weights while translating one sentence."""
+    import numpy as np
+
+    from keras_s2s.experiments.figures import plot_attention
+
+    (alignment,) = open_driver(args).align([args.sentence])
+    if not np.any(alignment.weights):
+        raise ValueError("This model has no attention (model.attention: none): there are no "
+                         "weights to draw. Train with --set model.attention=general.")
+    plot_attention(alignment.source, alignment.target, alignment.weights, args.out,
+                   f"{args.sentence} → {alignment.translation}")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return {"translation": alignment.translation, "out": args.out,
+            "source": alignment.source, "target": alignment.target}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "translate", "translate stdin (or --input)", cmd_translate)
     backend_flags(p)
@@ -166,3 +183,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--src", required=True, help="the source sentences")
     p.add_argument("--nbest", required=True, help="'i ||| hypothesis ||| score' lines")
     p.add_argument("--weight", type=float, default=0.5, help="share of the n-best's own score")
+
+    p = command(sub, "align", "a PNG heatmap of the attention weights for one sentence",
+                cmd_align)
+    backend_flags(p)
+    p.add_argument("sentence", help="the source sentence")
+    p.add_argument("--out", required=True, help="the PNG file to write")

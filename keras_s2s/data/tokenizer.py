@@ -48,6 +48,15 @@ class Tokenizer(tf.Module):
         positions (vocabulary tokenizers only)."""
         raise NotImplementedError
 
+    def id_to_piece(self, ids: tf.Tensor) -> tf.Tensor:
+        """Token ids (any shape) → their vocabulary pieces (strings, same shape)."""
+        raise NotImplementedError
+
+    def pieces(self, text: tf.Tensor) -> tf.RaggedTensor:
+        """`[batch]` strings → `[batch, (tokens)]` the text of each token (an unknown word
+        stays itself, where `tokenize` gives `<unk>`)."""
+        return self.id_to_piece(self.tokenize(text))
+
 
 class VocabTokenizer(Tokenizer):
     """Splits text into pieces and looks them up in a vocabulary (unknown → `<unk>`).
@@ -102,6 +111,12 @@ class VocabTokenizer(Tokenizer):
     def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
         return tf.ragged.map_flat_values(self._table.lookup, self.split(text))
 
+    def pieces(self, text: tf.Tensor) -> tf.RaggedTensor:
+        return self.split(text)
+
+    def id_to_piece(self, ids: tf.Tensor) -> tf.Tensor:
+        return tf.gather(self._vocab, ids)
+
     def as_pieces(self, words: tf.Tensor) -> tf.Tensor:
         """Source pieces (`split` of any mode) → pieces of this vocabulary's mode, for
         `detokenize(…, unk_words)`: "word" mode marks each as a word of its own."""
@@ -144,6 +159,9 @@ class SentencePieceTokenizer(Tokenizer):
 
     def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
         return self._sp.tokenize(normalize_spaces(text))
+
+    def id_to_piece(self, ids: tf.Tensor) -> tf.Tensor:
+        return self._sp.id_to_string(ids)
 
     def detokenize(self, ids: tf.Tensor, unk_words: tf.Tensor | None = None) -> tf.Tensor:
         if unk_words is not None:

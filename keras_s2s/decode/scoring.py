@@ -60,22 +60,38 @@ def score_targets(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor,
     return force_decode(encode, step, src_ids, tgt_ids)[0]
 
 
-def reading_positions(weights: tf.Tensor, src_ids: tf.Tensor, tgt_ids: tf.Tensor,
-                      reversed_source: bool) -> tf.Tensor:
-    """The source position each target token attended to most, in the user's reading order.
+def in_reading_order(weights: tf.Tensor, src_ids: tf.Tensor, reversed_source: bool) -> tf.Tensor:
+    """Attention columns rearranged from the order the model read the source in to the user's.
 
     Args:
         weights: `[b, T, S]` attention over the source as the model read it.
         src_ids: `[b, S]` what the model read: `n` tokens (reversed if `reversed_source`),
             `</s>`, padding.
+
+    Returns:
+        `[b, T, S]`: columns `0 … n-1` the source tokens in reading order, `n` its `</s>`,
+        then padding (zero weight).
+    """
+    if not reversed_source:
+        return weights
+    tokens = tf.reduce_sum(tf.cast(src_ids != PAD_ID, tf.int32), axis=1, keepdims=True) - 1
+    read = tf.range(tf.shape(src_ids)[1])[tf.newaxis]  # [1, S] reading positions r
+    fed = tf.where(read < tokens, tokens - 1 - read, read)  # [b, S]: token r was fed at n-1-r
+    return tf.gather(weights, fed, axis=2, batch_dims=1)
+
+
+def reading_positions(weights: tf.Tensor, src_ids: tf.Tensor, tgt_ids: tf.Tensor,
+                      reversed_source: bool) -> tf.Tensor:
+    """The source position each target token attended to most, in the user's reading order.
+
+    Args:
+        weights, src_ids, reversed_source: as `in_reading_order`.
         tgt_ids: `[b, T]` the target tokens, right-padded.
 
     Returns:
         `[b, T]` int32: `0 … n-1` for source tokens in reading order, `n` for the source's
         `</s>`; -1 at the target's `</s>` and padding (one entry per output token).
     """
-    fed = tf.argmax(weights, axis=-1, output_type=tf.int32)  # [b, T]
-    tokens = tf.reduce_sum(tf.cast(src_ids != PAD_ID, tf.int32), axis=1, keepdims=True) - 1
-    if reversed_source:  # [b, 1]: position p < n was token n - 1 - p
-        fed = tf.where(fed < tokens, tokens - 1 - fed, fed)
-    return tf.where((tgt_ids != PAD_ID) & (tgt_ids != EOS_ID), fed, -1)
+    read = in_reading_order(weights, src_ids, reversed_source)
+    best = tf.argmax(read, axis=-1, output_type=tf.int32)  # [b, T]
+    return tf.where((tgt_ids != PAD_ID) & (tgt_ids != EOS_ID), best, -1)

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from keras_s2s.config import DecodeConfig
 from keras_s2s.constants import (
+    EOS,
     EOS_ID,
     INPUT_BEAM_SIZE,
     INPUT_N_BEST,
@@ -13,16 +14,20 @@ from keras_s2s.constants import (
     INPUT_TARGET,
     INPUT_TEXT,
     OUTPUT_ALIGNMENTS,
+    OUTPUT_ATTENTION,
     OUTPUT_LOG_PROB,
     OUTPUT_LOG_PROBS,
     OUTPUT_NUM_TOKENS,
     OUTPUT_SCORES,
+    OUTPUT_SOURCE_PIECES,
     OUTPUT_SOURCE_TOKENS,
     OUTPUT_SOURCE_TOKENS_READ,
+    OUTPUT_TARGET_PIECES,
     OUTPUT_TRANSLATION,
     OUTPUT_TRANSLATIONS,
     PAD_ID,
     SERVING_DEFAULT,
+    SIG_ALIGN,
     SIG_SCORE,
     SIG_TRANSLATE,
     SIG_TRANSLATE_GREEDY,
@@ -31,7 +36,12 @@ from keras_s2s.constants import (
 from keras_s2s.data.tokenizer import Tokenizer, VocabTokenizer
 from keras_s2s.decode.beam_search import beam_search
 from keras_s2s.decode.greedy import greedy_search
-from keras_s2s.decode.scoring import force_decode, reading_positions, score_targets
+from keras_s2s.decode.scoring import (
+    force_decode,
+    in_reading_order,
+    reading_positions,
+    score_targets,
+)
 from keras_s2s.decode.step import EncodeFn, StepFn, max_target_lengths
 
 TEXT = tf.TensorSpec([None], tf.string, name=INPUT_TEXT)
@@ -101,7 +111,7 @@ class Translator(tf.Module):
         """`[b, (n)]` the source pieces the model reads, in reading order (for replace-unk)."""
         if not self._decode.replace_unk:
             return None
-        return self.src_tokenizer.split(text)[:, :self._decode.max_src_len]
+        return self.src_tokenizer.pieces(text)[:, :self._decode.max_src_len]
 
     def _alignments(self, src_ids: tf.Tensor, ids: tf.Tensor) -> tf.Tensor | None:
         """`[B, L]` the reading-order source position each of `ids [B, L]` attended to most
@@ -180,7 +190,7 @@ class Translator(tf.Module):
         `source_tokens` and `source_tokens_read` (`[b]` int32)."""
         return {SERVING_DEFAULT: self.translate, SIG_TRANSLATE: self.translate,
                 SIG_TRANSLATE_NBEST: self.translate_nbest, SIG_SCORE: self.score,
-                SIG_TRANSLATE_GREEDY: self.translate_greedy}
+                SIG_TRANSLATE_GREEDY: self.translate_greedy, SIG_ALIGN: self.align}
 
     @tf.function(input_signature=[TEXT])
     def translate(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -203,6 +213,28 @@ class Translator(tf.Module):
                                                                     align=True)
         return {OUTPUT_TRANSLATIONS: words, OUTPUT_SCORES: scores, OUTPUT_LOG_PROBS: log_probs,
                 OUTPUT_ALIGNMENTS: alignments, **lengths}
+
+    @tf.function(input_signature=[TEXT])
+    def align(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        """What attention did for the configured search's translation of `text [b]`:
+        `{"translation": [b], "source_pieces": [b, S] and "target_pieces": [b, T] strings
+        (reading order, each ending with "</s>", then ""), "attention": [b, T, S] float32}`
+        (row t: output token t's weights over the source pieces; zeros without attention)."""
+        src_ids, lengths = self._source(text)
+        ids, _, _ = beam_search(self._encode, self._step, src_ids, self._limits(src_ids),
+                                self._decode.beam_size, 1, self._decode.length_penalty)
+        ids = ids[:, 0]  # [b, T]
+        _, weights = force_decode(self._encode, self._step, src_ids, ids, with_weights=True)
+        if weights is None:  # the paper's model: nothing to show
+            weights = tf.zeros([tf.shape(ids)[0], tf.shape(ids)[1], tf.shape(src_ids)[1]])
+        read = self.src_tokenizer.pieces(text)[:, :self._decode.max_src_len]  # reading order
+        eos = tf.fill([tf.shape(text)[0], 1], EOS)
+        source = tf.concat([read, eos], axis=1).to_tensor(default_value="")  # [b, S]
+        target = tf.where(ids != PAD_ID, self.tgt_tokenizer.id_to_piece(ids), "")  # [b, T]
+        words, _ = self._outputs(text, src_ids, tf.expand_dims(ids, 1), align=False)
+        return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_SOURCE_PIECES: source,
+                OUTPUT_TARGET_PIECES: target,
+                OUTPUT_ATTENTION: in_reading_order(weights, src_ids, self._reverse), **lengths}
 
     @tf.function(input_signature=[TEXT])
     def translate_greedy(self, text: tf.Tensor) -> dict[str, tf.Tensor]:

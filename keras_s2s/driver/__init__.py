@@ -8,6 +8,7 @@ from keras_s2s.driver.backends import (
     TranslatorBackend,
 )
 from keras_s2s.driver.driver import (
+    Alignment,
     Driver,
     Hypothesis,
     LongInput,
@@ -15,5 +16,6 @@ from keras_s2s.driver.driver import (
     in_length_order,
 )
 
-__all__ = ["Backend", "BackendError", "Driver", "Hypothesis", "LongInput", "OnLongInput",
-           "SavedModelBackend", "ServerBackend", "TranslatorBackend", "in_length_order"]
+__all__ = ["Alignment", "Backend", "BackendError", "Driver", "Hypothesis", "LongInput",
+           "OnLongInput", "SavedModelBackend", "ServerBackend", "TranslatorBackend",
+           "in_length_order"]

@@ -14,14 +14,18 @@ from keras_s2s.constants import (
     INPUT_TARGET,
     INPUT_TEXT,
     OUTPUT_ALIGNMENTS,
+    OUTPUT_ATTENTION,
     OUTPUT_LOG_PROB,
     OUTPUT_LOG_PROBS,
     OUTPUT_NUM_TOKENS,
     OUTPUT_SCORES,
+    OUTPUT_SOURCE_PIECES,
     OUTPUT_SOURCE_TOKENS,
     OUTPUT_SOURCE_TOKENS_READ,
+    OUTPUT_TARGET_PIECES,
     OUTPUT_TRANSLATION,
     OUTPUT_TRANSLATIONS,
+    SIG_ALIGN,
     SIG_SCORE,
     SIG_TRANSLATE,
     SIG_TRANSLATE_GREEDY,
@@ -55,6 +59,15 @@ class Hypothesis(NamedTuple):
     # Per output token, the source token (0-based, reading order) it attended to most; the
     # source's token count stands for its `</s>`. Empty for models without attention.
     alignment: tuple[int, ...] = ()
+
+
+class Alignment(NamedTuple):
+    """What attention did while translating one sentence."""
+
+    translation: str
+    source: list[str]  # the source pieces in reading order, then "</s>"
+    target: list[str]  # the output pieces, then "</s>"
+    weights: np.ndarray  # [len(target), len(source)]: row t, output piece t's attention
 
 
 def in_length_order(fn: Callable[[list[Item]], Sequence[Result]], items: Sequence[Item],
@@ -165,6 +178,18 @@ class Driver:
             rows = zip(texts, out[OUTPUT_SCORES].tolist(), out[OUTPUT_LOG_PROBS].tolist(),
                        alignments)
             return [[Hypothesis(*hyp) for hyp in zip(*row)] for row in rows]
+        return self._run(run, texts)
+
+    def align(self, texts: Sequence[str]) -> list[Alignment]:
+        """Each sentence's translation (the model's configured search) with its attention
+        weights over the source pieces (zeros for a model without attention)."""
+        def run(batch: list[tuple[int, str]]) -> list[Alignment]:
+            out = self._call(SIG_ALIGN, batch, {INPUT_TEXT: _texts(batch)})
+            rows = zip(_strings(out[OUTPUT_TRANSLATION]), _strings(out[OUTPUT_SOURCE_PIECES]),
+                       _strings(out[OUTPUT_TARGET_PIECES]), out[OUTPUT_ATTENTION])
+            return [Alignment(text, [p for p in src if p], [p for p in tgt if p],
+                              weights[:sum(map(bool, tgt)), :sum(map(bool, src))])
+                    for text, src, tgt, weights in rows]
         return self._run(run, texts)
 
     def score(self, sources: Sequence[str], targets: Sequence[str]

@@ -19,8 +19,9 @@ class Experiment:
     """The models of one experiment directory, trained on demand and shared by the studies.
 
     Members `reversed_0 … reversed_{n-1}` differ in seed (initialisation and batch order),
-    as the paper's ensemble; `forward_0` is `reversed_0` without source reversal. All share
-    `reversed_0`'s vocabularies.
+    as the paper's ensemble; `forward_0` is `reversed_0` without source reversal, and with
+    an attention config `reversed_0_no_attention` is `reversed_0` without attention. All
+    share `reversed_0`'s vocabularies.
 
     Args:
         cfg: the resolved config (data, model, training of every member).
@@ -41,9 +42,17 @@ class Experiment:
         self._translators: dict[tuple, object] = {}
         self._translations: dict[tuple, list[str]] = {}
 
-    def member(self, index: int = 0, reverse: bool = True) -> Path:
-        """The run dir of one member, trained first if it has no final weights yet."""
-        run = self.dir / "models" / f"{'reversed' if reverse else 'forward'}_{index}"
+    def member(self, index: int = 0, reverse: bool = True, attention: bool = True) -> Path:
+        """The run dir of one member, trained first if it has no final weights yet.
+
+        `attention=False` gives the member's twin without attention (`…_no_attention`) when
+        the config has attention: the same model otherwise, for the bottleneck comparison.
+        """
+        name = f"{'reversed' if reverse else 'forward'}_{index}"
+        model: dict = {}
+        if not attention and self.cfg.model.attention != "none":
+            name, model = f"{name}_no_attention", {"attention": "none", "input_feeding": False}
+        run = self.dir / "models" / name
         if (run / WEIGHTS_FILE).is_file():
             return run
         first = self.dir / "models" / "reversed_0"
@@ -52,9 +61,10 @@ class Experiment:
             run.mkdir(parents=True, exist_ok=True)
             for vocab in list(first.glob("*.vocab")) + list(first.glob("*.spm.model")):
                 shutil.copyfile(vocab, run / vocab.name)
-        cfg = resolve(overrides=[self.cfg.to_dict(), {"seed": self.cfg.seed + index,
+        cfg = resolve(overrides=[self.cfg.to_dict(), {"seed": self.cfg.seed + index, "model": model,
                                                       "data": {"reverse_source": reverse}}])
-        self.log(f"training {run.name} (seed {cfg.seed}, reverse_source={reverse})")
+        self.log(f"training {run.name} (seed {cfg.seed}, reverse_source={reverse}, attention "
+                 f"{cfg.model.attention})")
         training.train(cfg, run, verbose=self.verbose)
         return run
 

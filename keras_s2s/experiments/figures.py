@@ -71,6 +71,27 @@ def plot_length(rows: Sequence[dict], series: Sequence[str], path: str | Path,
     plt.close(fig)
 
 
+def plot_attention(source: Sequence[str], target: Sequence[str], weights: np.ndarray,
+                   path: str | Path, title: str = "") -> None:
+    """A heatmap of attention weights `[len(target), len(source)]`: source pieces across,
+    output pieces down (Bahdanau et al. 2015, Figure 3)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * len(source), 1.2 + 0.4 * len(target)))
+    image = ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(source)), [p.replace("▁", "") or p for p in source], rotation=60,
+                  ha="right")
+    ax.set_yticks(range(len(target)), [p.replace("▁", "") or p for p in target])
+    ax.xaxis.tick_top()
+    ax.set_xlabel("source (reading order)")
+    ax.set_ylabel("output")
+    fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight")
+    if title:
+        ax.set_title(title, fontsize=9, pad=40)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def markdown_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
     """A GitHub Markdown table of `rows` (dicts) with the given columns, in order."""
     def cell(value) -> str:

@@ -39,9 +39,11 @@ def study_reverse(exp: Experiment, **_) -> dict:
     holds = rows[1]["test perplexity"] < rows[0]["test perplexity"] and \
         rows[1]["BLEU"] > rows[0]["BLEU"]
     return exp.save("reverse", {"paper_direction_holds": holds, "beam_size": exp.beam_size,
+                                "attention": exp.cfg.model.attention,
                                 "signature": bleu_signature()},
                     rows, ["source order", "test perplexity", "BLEU", "BLEU tokenized", "chrF"],
-                    f"Beam {exp.beam_size}. Paper (WMT'14): perplexity 5.8 → 4.7, BLEU 25.9 → "
+                    f"Beam {exp.beam_size}, attention: {exp.cfg.model.attention}. Paper (WMT'14, "
+                    "no attention): perplexity 5.8 → 4.7, BLEU 25.9 → "
                     f"30.6 with reversal. Direction {'holds' if holds else 'does NOT hold'} here.")
 
 
@@ -103,11 +105,16 @@ def length_buckets(lengths: Sequence[int], count: int = 6) -> list[tuple[int, in
 
 def study_length(exp: Experiment, **_) -> dict:
     """BLEU per source-length bucket (tokens the model reads), forward vs reversed (paper
-    Figure 3), plus a PNG."""
+    Figure 3), plus a PNG. With an attention config, the reversed model without attention
+    joins them: the fixed-vector bottleneck shows as BLEU falling with length."""
     import tensorflow as tf
 
-    hyps = {name: exp.translate([exp.member(0, reverse)], exp.beam_size)
-            for name, reverse in (("forward", False), ("reversed", True))}
+    attends = exp.cfg.model.attention != "none"
+    suffix = f" ({exp.cfg.model.attention} attention)" if attends else ""
+    members = {f"forward{suffix}": exp.member(0, False), f"reversed{suffix}": exp.member(0, True)}
+    if attends:
+        members["reversed, no attention"] = exp.member(0, True, attention=False)
+    hyps = {name: exp.translate([run], exp.beam_size) for name, run in members.items()}
     tokenizer = exp.translator([exp.member(0)]).src_tokenizer
     lengths = [len(row) for row in tokenizer.tokenize(tf.constant(exp.sources)).to_list()]
     rows = []
@@ -119,8 +126,11 @@ def study_length(exp: Experiment, **_) -> dict:
         rows.append(row)
     plot_length(rows, list(hyps), exp.dir / "length.png",
                 f"BLEU by source length (beam {exp.beam_size}, {len(exp.sources)} sentences)")
-    return exp.save("length", {"plot": "length.png", "signature": bleu_signature()}, rows,
-                    ["length", "sentences", "forward", "reversed"], "![length](length.png)")
+    totals = {name: exp.bleu(h) for name, h in hyps.items()}
+    return exp.save("length", {"plot": "length.png", "attention": exp.cfg.model.attention,
+                               "bleu": totals, "signature": bleu_signature()}, rows,
+                    ["length", "sentences", *hyps], f"All sentences: {totals}.\n\n"
+                    "![length](length.png)")
 
 
 def phrase_pca(translator, phrases: Sequence[tuple[int, str]] = PCA_PHRASES
