@@ -28,7 +28,7 @@ test-slow: $(STAMP)
 # Re-executes the notebooks in place with full settings (their outputs are committed).
 notebooks: $(STAMP)
 	cd notebooks && ../$(BIN)/jupyter-execute --inplace --timeout=-1 \
-		01_quickstart.ipynb 02_reversal.ipynb 03_representations.ipynb
+		01_quickstart.ipynb 02_reversal.ipynb 03_representations.ipynb 04_attention.ipynb
 
 lint: $(STAMP)
 	$(BIN)/python -m flake8 keras_s2s serving tests
