@@ -253,12 +253,12 @@ def resolve(preset: str | None = None, config_file: str | Path | None = None,
     if preset is not None:
         if preset not in PRESETS:
             raise ConfigError(f"Unknown preset {preset!r}. Choose one of: {', '.join(PRESETS)}.")
-        values = _deep_update(values, PRESETS[preset])
+        values = deep_update(values, PRESETS[preset])
     if config_file is not None:
-        values = _deep_update(values, load_yaml(config_file))
+        values = deep_update(values, load_yaml(config_file))
     for override in overrides:
         update = parse_override(override) if isinstance(override, str) else override
-        values = _deep_update(values, update)
+        values = deep_update(values, update)
     return from_dict(values)
 
 
@@ -284,11 +284,12 @@ def save(cfg: Config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
 
 
-def _deep_update(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+def deep_update(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `update` merged in, nested sections key by key (`update` wins)."""
     out = dict(base)
     for key, value in update.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_update(out[key], value)
+            out[key] = deep_update(out[key], value)
         else:
             out[key] = value
     return out

@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras_s2s.config import ConfigError, DecodeConfig, resolve
 from keras_s2s.constants import EOS_ID, RESERVED_TOKENS, UNK_ID
 from keras_s2s.data.tokenizer import VocabTokenizer
-from keras_s2s.decode.scoring import reading_positions
+from keras_s2s.decode.scoring import in_reading_order, reading_positions
 from keras_s2s.decode.translator import Translator
 
 SOURCE = VocabTokenizer(list(RESERVED_TOKENS) + ["▁a", "▁man", "▁sees", "▁."], "word")
@@ -56,12 +56,16 @@ def test_without_replace_unk_the_unk_stays_and_alignments_still_come():
 def test_reading_positions_map_reversed_sources_back():
     # Two sources of 3 and 1 tokens as the model read them reversed: "c b a </s>", "x </s>".
     src_ids = tf.constant([[7, 6, 5, EOS_ID], [9, EOS_ID, 0, 0]])
-    weights = tf.one_hot([[0, 2, 3, 1], [1, 0, 0, 0]], 4)  # fed positions attended
+    fed = tf.constant([[0, 2, 3, 1], [1, 0, 0, 0]])  # positions attended, as the model read
     targets = tf.constant([[4, 4, 4, EOS_ID], [4, 4, EOS_ID, 0]])
-    got = reading_positions(weights, src_ids, targets, reversed_source=True).numpy()
+    got = reading_positions(fed, src_ids, targets, reversed_source=True).numpy()
     assert got.tolist() == [[2, 0, 3, -1], [1, 0, -1, -1]]  # </s> stays after the tokens
-    plain = reading_positions(weights, src_ids, targets, reversed_source=False).numpy()
+    plain = reading_positions(fed, src_ids, targets, reversed_source=False).numpy()
     assert plain.tolist() == [[0, 2, 3, -1], [1, 0, -1, -1]]
+    # Whole weight rows move the same way: each row's maximum lands where reading_positions
+    # puts it.
+    columns = in_reading_order(tf.one_hot(fed, 4), src_ids, reversed_source=True)
+    assert tf.argmax(columns, -1).numpy()[:, :2].tolist() == got[:, :2].tolist()
 
 
 def test_replace_unk_needs_attention_and_vocabulary_tokenizers():

@@ -51,8 +51,8 @@ def test_wide_beam_finds_the_brute_force_optimum():
                     continue  # ends at its first </s>, or is cut at the limit
                 candidates.append((sequence_log_prob(encode, step, SRC[row], seq), seq))
         best_lp, best_seq = max(candidates)
-        ids, _, log_probs = beam_search(encode, step, SRC[row:row + 1], tf.constant([limit]),
-                                        beam_size=16, n_best=1)
+        ids, _, log_probs, _ = beam_search(encode, step, SRC[row:row + 1],
+                                           tf.constant([limit]), beam_size=16, n_best=1)
         got = [t for t in ids[0, 0].numpy().tolist() if t != PAD_ID]
         assert got == list(best_seq)
         assert float(log_probs[0, 0]) == pytest.approx(best_lp, abs=1e-4)
@@ -61,8 +61,8 @@ def test_wide_beam_finds_the_brute_force_optimum():
 def test_beam_one_equals_greedy():
     encode, step = model_fns(scale=0.5)
     limits = tf.constant([6, 4])
-    greedy_ids, greedy_lp = greedy_search(encode, step, SRC, limits)
-    ids, _, log_probs = beam_search(encode, step, SRC, limits, beam_size=1, n_best=1)
+    greedy_ids, greedy_lp, _ = greedy_search(encode, step, SRC, limits)
+    ids, _, log_probs, _ = beam_search(encode, step, SRC, limits, beam_size=1, n_best=1)
     width = greedy_ids.shape[1]
     np.testing.assert_array_equal(ids[:, 0, :width], greedy_ids)
     assert (ids[:, 0, width:].numpy() == PAD_ID).all()
@@ -71,8 +71,8 @@ def test_beam_one_equals_greedy():
 
 def test_nbest_sorted_and_scores_match_scoring():
     encode, step = model_fns(scale=0.5)
-    ids, scores, log_probs = beam_search(encode, step, SRC, tf.constant([6, 5]), beam_size=4,
-                                         n_best=3)
+    ids, scores, log_probs, _ = beam_search(encode, step, SRC, tf.constant([6, 5]),
+                                            beam_size=4, n_best=3)
     assert ids.shape[:2] == (2, 3)
     assert (np.diff(scores.numpy(), axis=1) <= 1e-6).all()  # best first
     for n in range(3):
@@ -82,9 +82,9 @@ def test_nbest_sorted_and_scores_match_scoring():
 
 def test_length_penalty_is_gnmt():
     encode, step = model_fns(scale=0.5)
-    _, plain, lp0 = beam_search(encode, step, SRC, tf.constant([6, 6]), 4, 3, alpha=0.0)
+    _, plain, lp0, _ = beam_search(encode, step, SRC, tf.constant([6, 6]), 4, 3, alpha=0.0)
     np.testing.assert_allclose(plain, lp0)  # alpha = 0: the score is the log-probability
-    ids, penalised, lps = beam_search(encode, step, SRC, tf.constant([6, 6]), 4, 3, alpha=0.8)
+    ids, penalised, lps, _ = beam_search(encode, step, SRC, tf.constant([6, 6]), 4, 3, alpha=0.8)
     lengths = (ids.numpy() != PAD_ID).sum(axis=2)
     np.testing.assert_allclose(penalised, lps / ((5 + lengths) / 6) ** 0.8, rtol=1e-5)
 

@@ -6,6 +6,7 @@ from keras_s2s.constants import (
     EOS_ID,
     PAD_ID,
     SERVING_DEFAULT,
+    SIG_ALIGN,
     SIG_SCORE,
     SIG_TRANSLATE,
     SIG_TRANSLATE_GREEDY,
@@ -16,7 +17,7 @@ from keras_s2s.constants import (
 def test_signatures_are_named_by_the_constants(tiny_translator):
     functions = tiny_translator.signatures()
     assert set(functions) == {SERVING_DEFAULT, SIG_TRANSLATE, SIG_TRANSLATE_NBEST, SIG_SCORE,
-                              SIG_TRANSLATE_GREEDY}
+                              SIG_TRANSLATE_GREEDY, SIG_ALIGN}
     assert functions[SERVING_DEFAULT] is functions[SIG_TRANSLATE]
 
 

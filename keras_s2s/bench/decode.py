@@ -43,7 +43,7 @@ class EagerSearch:
         if signature != SIG_TRANSLATE_NBEST:
             raise ValueError(f"EagerSearch runs {SIG_TRANSLATE_NBEST} only; received "
                              f"{signature!r}.")
-        words, scores, log_probs, lengths = self.translator.search(
+        words, scores, log_probs, lengths, _ = self.translator.search(
             tf.constant(inputs[INPUT_TEXT]), tf.constant(inputs[INPUT_BEAM_SIZE]),
             tf.constant(inputs[INPUT_N_BEST]))
         return {OUTPUT_TRANSLATIONS: words.numpy(), OUTPUT_SCORES: scores.numpy(),

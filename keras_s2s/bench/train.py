@@ -43,15 +43,21 @@ def flops_per_tgt_token(model: ModelConfig, tgt_vocab: int, src_tokens: int,
     """Useful training FLOPs per target token (forward + backward = 3 × forward).
 
     `3 × (src_tokens × Σ_l 8H(in_l + H) + tgt_tokens × (Σ_l 8H(in_l + H) + 2HV)
-    + attention) / tgt_tokens` with `in_l = E` for the first layer and `H` above it.
+    + attention) / tgt_tokens` with `in_l = E` for the first layer (`E + H` for the decoder
+    with input feeding; two LSTMs of H/2 for a bidirectional encoder) and `H` above it.
 
     Args:
         pairs: Σ over sentences of source length × target length (real tokens): the
             (target, source) position pairs attention scores and averages.
     """
     h, e = model.hidden_dim, model.embedding_dim
-    lstm = sum(8 * h * ((e if layer == 0 else h) + h) for layer in range(model.num_layers))
-    total = 3 * (src_tokens * lstm + tgt_tokens * (lstm + 2 * h * tgt_vocab)
+    above = sum(8 * h * (h + h) for _ in range(model.num_layers - 1))  # layers 1…
+    # Layer 0: a bidirectional encoder runs two LSTMs of H/2; input feeding adds h̃ (H wide)
+    # to the decoder's input.
+    encoder = above + (2 * 8 * (h // 2) * (e + h // 2) if model.bidirectional_encoder
+                       else 8 * h * (e + h))
+    decoder = above + 8 * h * (e + (h if model.input_feeding else 0) + h)
+    total = 3 * (src_tokens * encoder + tgt_tokens * (decoder + 2 * h * tgt_vocab)
                  + attention_flops(model, src_tokens, tgt_tokens, pairs))
     return total / tgt_tokens
 
@@ -117,7 +123,8 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> di
     peak = peaks["fp32" if choice.precision == "fp32" else "bf16"]
     return {
         "precision": choice.precision, "precision_requested": cfg.train.precision,
-        "precision_reason": choice.reason, "attention": cfg.model.attention, "steps": steps,
+        "precision_reason": choice.reason, "attention": cfg.model.attention,
+        "input_feeding": cfg.model.input_feeding, "steps": steps,
         "batch_size": cfg.train.batch_size,
         "seconds": round(seconds, 2), "tgt_tokens_per_s": round(tgt_tokens / seconds, 1),
         "flops_per_tgt_token": round(per_token), "gflops": round(gflops, 1),

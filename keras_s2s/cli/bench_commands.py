@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 from typing import get_args
 
@@ -22,10 +23,9 @@ def cmd_bench_train(args: argparse.Namespace) -> dict:
     """One configuration, or several measured one after another in this run (`--precision
     P [P ...]`, `--compare KEY=VALUE [...]`), with each one's speed-up against the first."""
     from keras_s2s.bench.train import bench_train
-    from keras_s2s.config import parse_override
 
     variants = [(p, {"train": {"precision": p}}) for p in args.precision or []]
-    variants += [(text, parse_override(text)) for text in args.compare or []]
+    variants += [(text, _settings(text)) for text in args.compare or []]
     results = {}
     for name, override in variants or [(None, {})]:
         cfg = resolve_config(args, (override,))  # checked before anything is measured
@@ -62,6 +62,17 @@ def cmd_bench_serve(args: argparse.Namespace) -> dict:
     return bench_serve(args.base, args.name, args.clients, args.requests, args.src)
 
 
+def _settings(text: str) -> dict:
+    """One `--compare` configuration: `KEY=VALUE`, or several joined by commas
+    (`model.attention=general,model.input_feeding=true`)."""
+    from keras_s2s.config import deep_update, parse_override
+
+    merged: dict = {}
+    for part in re.split(r",(?=[a-z_]+\.[a-z_]+=)", text):
+        merged = deep_update(merged, parse_override(part))
+    return merged
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks printing JSON figures").add_subparsers(
         dest="bench", required=True)
@@ -76,8 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(e.g. fp32 bf16: each one's figures and the speed-ups vs the first)")
     p.add_argument("--compare", nargs="+", metavar="KEY=VALUE",
                    help="configurations measured one after another in this run, each one "
-                        "setting applied on top of the rest (e.g. model.attention=none "
-                        "model.attention=general)")
+                        "setting (or comma-joined settings) applied on top of the rest "
+                        "(e.g. model.attention=none model.attention=general "
+                        "model.attention=general,model.input_feeding=true)")
 
     p = command(bench, "decode", "greedy/beam sentences/s: in-graph, SavedModel, eager",
                 cmd_bench_decode)

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import tensorflow as tf
 
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
-from keras_s2s.decode.step import NEG_INF, EncodeFn, StepFn, ban_special
+from keras_s2s.decode.step import NEG_INF, EncodeFn, StepFn, attended, ban_special
 
 
 class BeamState(NamedTuple):
@@ -21,12 +21,15 @@ class BeamState(NamedTuple):
     alive_seq: tf.Tensor  # [a, k, L] int32, <pad> after the current step
     alive_log_probs: tf.Tensor  # [a, k] float32, sum of token log-probs
     alive_states: Any  # nest of [a * k, ...], the decoder states of alive hypotheses
+    alive_align: tf.Tensor  # [a, k, L] int32, the source position each token attended most
     finished_seq: tf.Tensor  # [a, k, L] int32, each ends with </s> (or at its limit)
     finished_scores: tf.Tensor  # [a, k] float32, length-penalised; NEG_INF if empty
     finished_log_probs: tf.Tensor  # [a, k] float32, raw sum of log-probs
+    finished_align: tf.Tensor  # [a, k, L] int32
     out_seq: tf.Tensor  # [b, k, L] int32, the finished hypotheses of done sentences
     out_scores: tf.Tensor  # [b, k] float32
     out_log_probs: tf.Tensor  # [b, k] float32
+    out_align: tf.Tensor  # [b, k, L] int32
 
 
 def length_penalty(length: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
@@ -55,7 +58,7 @@ def _top(scores: tf.Tensor, k: tf.Tensor, *others: tf.Tensor):
 def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
                 beam_size: tf.Tensor | int, n_best: tf.Tensor | int,
                 alpha: tf.Tensor | float = 0.0, buffer_len: int | None = None
-                ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+                ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | None]:
     """Finds the `n_best` most probable translations of each source sentence.
 
     A hypothesis that emits `</s>` leaves the beam for the finished set (the paper's rule);
@@ -75,7 +78,9 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
 
     Returns:
         `ids [b, n, L]` int32 (ending with `</s>`, then `<pad>`), `scores [b, n]` (penalised,
-        best first) and `log_probs [b, n]` (raw sums of token log-probs).
+        best first), `log_probs [b, n]` (raw sums of token log-probs) and, for a model
+        that attends, `alignments [b, n, L]` int32: the source position (as the model read
+        it) each token attended to most; None for the paper's model.
     """
     beam = tf.convert_to_tensor(beam_size, tf.int32)
     n_best = tf.minimum(tf.convert_to_tensor(n_best, tf.int32), beam)
@@ -86,14 +91,16 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
     batch = src_ids.shape[0] if static and src_ids.shape[0] else tf.shape(src_ids)[0]
     limit = tf.reduce_max(max_lengths) if buffer_len is None else buffer_len
     states = tf.nest.map_structure(lambda s: _tile_beams(s, beam), encode(src_ids))
+    aligned = attended(states) is not None
     first = tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], axis=0)  # one live start per sentence
     empty_seq = tf.fill([batch, beam, limit], PAD_ID)
     empty_scores = tf.fill([batch, beam], NEG_INF)
     init = BeamState(
         t=tf.constant(0), rows=tf.range(batch), max_lengths=max_lengths, alive_seq=empty_seq,
         alive_log_probs=tf.tile(tf.expand_dims(first, 0), [batch, 1]), alive_states=states,
-        finished_seq=empty_seq, finished_scores=empty_scores, finished_log_probs=empty_scores,
-        out_seq=empty_seq, out_scores=empty_scores, out_log_probs=empty_scores)
+        alive_align=empty_seq, finished_seq=empty_seq, finished_scores=empty_scores,
+        finished_log_probs=empty_scores, finished_align=empty_seq, out_seq=empty_seq,
+        out_scores=empty_scores, out_log_probs=empty_scores, out_align=empty_seq)
 
     def body(s: BeamState) -> tuple[BeamState]:
         new = _advance(s, step, beam, limit, alpha)
@@ -112,12 +119,14 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
         lambda x: x.shape if static else tf.TensorShape([None] * x.shape.rank), init)
     (final,) = tf.while_loop(cond, body, (init,), shape_invariants=(invariants,),
                              maximum_iterations=limit)
-    if static:
-        return (final.finished_seq[:, :n_best], final.finished_scores[:, :n_best],
-                final.finished_log_probs[:, :n_best])
-    final = _retire(final, tf.ones_like(final.rows, tf.bool), beam)
-    return (final.out_seq[:, :n_best], final.out_scores[:, :n_best],
-            final.out_log_probs[:, :n_best])
+    if not static:
+        final = _retire(final, tf.ones_like(final.rows, tf.bool), beam)
+        final = final._replace(finished_seq=final.out_seq, finished_scores=final.out_scores,
+                               finished_log_probs=final.out_log_probs,
+                               finished_align=final.out_align)
+    return (final.finished_seq[:, :n_best], final.finished_scores[:, :n_best],
+            final.finished_log_probs[:, :n_best],
+            final.finished_align[:, :n_best] if aligned else None)
 
 
 def _retire(s: BeamState, done: tf.Tensor, beam: tf.Tensor) -> BeamState:
@@ -137,10 +146,12 @@ def _retire(s: BeamState, done: tf.Tensor, beam: tf.Tensor) -> BeamState:
         alive_seq=kept(s.alive_seq), alive_log_probs=kept(s.alive_log_probs),
         alive_states=tf.nest.map_structure(lambda x: tf.boolean_mask(x, keep_beams),
                                            s.alive_states),
-        finished_seq=kept(s.finished_seq), finished_scores=kept(s.finished_scores),
-        finished_log_probs=kept(s.finished_log_probs),
-        out_seq=put(s.out_seq, s.finished_seq), out_scores=put(s.out_scores, s.finished_scores),
-        out_log_probs=put(s.out_log_probs, s.finished_log_probs))
+        alive_align=kept(s.alive_align), finished_seq=kept(s.finished_seq),
+        finished_scores=kept(s.finished_scores), finished_log_probs=kept(s.finished_log_probs),
+        finished_align=kept(s.finished_align), out_seq=put(s.out_seq, s.finished_seq),
+        out_scores=put(s.out_scores, s.finished_scores),
+        out_log_probs=put(s.out_log_probs, s.finished_log_probs),
+        out_align=put(s.out_align, s.finished_align))
 
 
 def _advance(s: BeamState, step: StepFn, beam, limit, alpha) -> BeamState:
@@ -162,23 +173,29 @@ def _advance(s: BeamState, step: StepFn, beam, limit, alpha) -> BeamState:
     position = tf.one_hot(s.t, limit, on_value=1, off_value=0, dtype=tf.int32)  # [L]
     cand_seq = tf.gather(s.alive_seq, cand_beam, batch_dims=1)  # [b, 2k, L]
     cand_seq += tf.expand_dims(cand_tok, 2) * position
+    cand_align = tf.gather(s.alive_align, cand_beam, batch_dims=1)  # [b, 2k, L]
+    where = attended(states)  # [b * k]: where each beam's step attended most
+    if where is not None:
+        where = tf.gather(tf.reshape(where, [batch, beam]), cand_beam, batch_dims=1)
+        cand_align += tf.expand_dims(where, 2) * position
     at_limit = tf.expand_dims(s.t + 1 >= s.max_lengths, 1)  # [b, 1]
     ends = (cand_tok == EOS_ID) | at_limit  # [b, 2k]
     valid = cand_lp > NEG_INF / 2
 
     # Alive: the best k candidates that did not end.
-    alive_lp, alive_seq, alive_beam = _top(tf.where(ends, NEG_INF, cand_lp), beam,
-                                           cand_seq, cand_beam)
+    alive_lp, alive_seq, alive_beam, alive_align = _top(tf.where(ends, NEG_INF, cand_lp), beam,
+                                                        cand_seq, cand_beam, cand_align)
     states = tf.nest.map_structure(lambda x: _gather_beams(x, alive_beam, batch, beam), states)
 
     # Finished: old finished and new ended candidates, best k by penalised score.
     new_scores = tf.where(ends & valid, cand_lp / length_penalty(s.t + 1, alpha), NEG_INF)
-    scores, seq, lps = _top(tf.concat([s.finished_scores, new_scores], axis=1), beam,
-                            tf.concat([s.finished_seq, cand_seq], axis=1),
-                            tf.concat([s.finished_log_probs, cand_lp], axis=1))
+    scores, seq, lps, align = _top(tf.concat([s.finished_scores, new_scores], axis=1), beam,
+                                   tf.concat([s.finished_seq, cand_seq], axis=1),
+                                   tf.concat([s.finished_log_probs, cand_lp], axis=1),
+                                   tf.concat([s.finished_align, cand_align], axis=1))
     return s._replace(t=s.t + 1, alive_seq=alive_seq, alive_log_probs=alive_lp,
-                      alive_states=states, finished_seq=seq, finished_scores=scores,
-                      finished_log_probs=lps)
+                      alive_states=states, alive_align=alive_align, finished_seq=seq,
+                      finished_scores=scores, finished_log_probs=lps, finished_align=align)
 
 
 def _done(s: BeamState, n_best, alpha) -> tf.Tensor:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
-from keras_s2s.decode.step import EncodeFn, StepFn, ban_special
+from keras_s2s.decode.step import EncodeFn, StepFn, attended, ban_special
 
 
 def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
-                  buffer_len: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+                  buffer_len: int | None = None
+                  ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
     """Picks the most probable token at every step until `</s>` or the length limit.
 
     Args:
@@ -22,17 +23,20 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_length
 
     Returns:
         `ids [batch, steps]` (or `[batch, L]`) int32, each row ending with `</s>` unless cut by
-        its limit, then `<pad>`; and `log_prob [batch]` float32, the sum of the chosen
-        tokens' log-probs.
+        its limit, then `<pad>`; `log_prob [batch]` float32, the sum of the chosen
+        tokens' log-probs; and for a model that attends `alignments` (shaped as `ids`): the
+        source position (as the model read it) each token attended to most; else None.
     """
     batch = tf.shape(src_ids)[0]
     states = encode(src_ids)
     limit = tf.reduce_max(max_lengths) if buffer_len is None else buffer_len
 
-    def cond(t, tokens, states, finished, score, out):
+    aligned = attended(states) is not None
+
+    def cond(t, tokens, states, finished, score, out, align):
         return (t < limit) & ~tf.reduce_all(finished)
 
-    def body(t, tokens, states, finished, score, out):
+    def body(t, tokens, states, finished, score, out, align):
         log_probs, states = step(tokens, states)  # [batch, V]
         next_ids = tf.argmax(ban_special(log_probs), axis=-1, output_type=tf.int32)
         best = tf.gather(log_probs, next_ids, batch_dims=1)  # [batch]
@@ -41,9 +45,14 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_length
         finished = finished | (next_ids == EOS_ID) | (t + 1 >= max_lengths)
         position = tf.one_hot(t, limit, on_value=1, off_value=0, dtype=tf.int32)  # [L]
         out += tf.expand_dims(next_ids, 1) * position
-        return t + 1, next_ids, states, finished, score, out
+        if aligned:
+            align += tf.expand_dims(attended(states), 1) * position
+        return t + 1, next_ids, states, finished, score, out, align
 
+    empty = tf.fill([batch, limit], PAD_ID)
     init = (tf.constant(0), tf.fill([batch], BOS_ID), states, tf.zeros([batch], tf.bool),
-            tf.zeros([batch], tf.float32), tf.fill([batch, limit], PAD_ID))
-    steps, _, _, _, score, out = tf.while_loop(cond, body, init)
-    return (out if buffer_len is not None else out[:, :steps]), score
+            tf.zeros([batch], tf.float32), empty, empty)
+    steps, _, _, _, score, out, align = tf.while_loop(cond, body, init)
+    if buffer_len is None:
+        out, align = out[:, :steps], align[:, :steps]
+    return out, score, align if aligned else None

@@ -6,20 +6,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
-from keras_s2s.decode.step import EncodeFn, StepFn
-
-
-def step_weights(states) -> tf.Tensor | None:
-    """The last step's attention weights `[b, S]` in a search state: the model's, or an
-    ensemble's first attention member's; None when no model attends."""
-    if isinstance(states, dict):
-        return states.get("weights")
-    if isinstance(states, (tuple, list)):
-        for member in states:
-            weights = step_weights(member)
-            if weights is not None:
-                return weights
-    return None
+from keras_s2s.decode.step import EncodeFn, StepFn, step_weights
 
 
 def force_decode(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, tgt_ids: tf.Tensor,
@@ -60,6 +47,11 @@ def score_targets(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor,
     return force_decode(encode, step, src_ids, tgt_ids)[0]
 
 
+def _read_tokens(src_ids: tf.Tensor) -> tf.Tensor:
+    """`[b, 1]` int32: the source tokens the model read, without `</s>`."""
+    return tf.reduce_sum(tf.cast(src_ids != PAD_ID, tf.int32), axis=1, keepdims=True) - 1
+
+
 def in_reading_order(weights: tf.Tensor, src_ids: tf.Tensor, reversed_source: bool) -> tf.Tensor:
     """Attention columns rearranged from the order the model read the source in to the user's.
 
@@ -74,24 +66,30 @@ def in_reading_order(weights: tf.Tensor, src_ids: tf.Tensor, reversed_source: bo
     """
     if not reversed_source:
         return weights
-    tokens = tf.reduce_sum(tf.cast(src_ids != PAD_ID, tf.int32), axis=1, keepdims=True) - 1
-    read = tf.range(tf.shape(src_ids)[1])[tf.newaxis]  # [1, S] reading positions r
-    fed = tf.where(read < tokens, tokens - 1 - read, read)  # [b, S]: token r was fed at n-1-r
-    return tf.gather(weights, fed, axis=2, batch_dims=1)
+    read = tf.range(tf.shape(src_ids)[1])[tf.newaxis]  # [1, S]
+    return tf.gather(weights, _flip(read, _read_tokens(src_ids)), axis=2, batch_dims=1)
 
 
-def reading_positions(weights: tf.Tensor, src_ids: tf.Tensor, tgt_ids: tf.Tensor,
+def _flip(positions: tf.Tensor, tokens: tf.Tensor) -> tf.Tensor:
+    """Token positions `p < n` ↔ `n - 1 - p` (reversal is its own inverse); `</s>` and
+    padding keep theirs."""
+    return tf.where(positions < tokens, tokens - 1 - positions, positions)
+
+
+def reading_positions(fed: tf.Tensor, src_ids: tf.Tensor, tgt_ids: tf.Tensor,
                       reversed_source: bool) -> tf.Tensor:
-    """The source position each target token attended to most, in the user's reading order.
+    """Source positions as the model read them → in the user's reading order.
 
     Args:
-        weights, src_ids, reversed_source: as `in_reading_order`.
+        fed: `[b, T]` int32, the source position each target token attended to most.
+        src_ids: `[b, S]` what the model read: `n` tokens (reversed if `reversed_source`),
+            `</s>`, padding.
         tgt_ids: `[b, T]` the target tokens, right-padded.
 
     Returns:
         `[b, T]` int32: `0 … n-1` for source tokens in reading order, `n` for the source's
         `</s>`; -1 at the target's `</s>` and padding (one entry per output token).
     """
-    read = in_reading_order(weights, src_ids, reversed_source)
-    best = tf.argmax(read, axis=-1, output_type=tf.int32)  # [b, T]
-    return tf.where((tgt_ids != PAD_ID) & (tgt_ids != EOS_ID), best, -1)
+    if reversed_source:
+        fed = _flip(fed, _read_tokens(src_ids))
+    return tf.where((tgt_ids != PAD_ID) & (tgt_ids != EOS_ID), fed, -1)

@@ -28,3 +28,23 @@ def max_target_lengths(src_ids: tf.Tensor, a: float, b: int) -> tf.Tensor:
     """Per-sentence limit `a * source_length + b` (source length without `</s>`), `[batch]`."""
     src_len = tf.reduce_sum(tf.cast(src_ids != PAD_ID, tf.float32), axis=1) - 1.0
     return tf.cast(tf.math.ceil(a * tf.maximum(src_len, 0.0)), tf.int32) + b
+
+
+def step_weights(states) -> tf.Tensor | None:
+    """The last step's attention weights `[b, S]` in a search state: the model's, or an
+    ensemble's first attention member's; None when no model attends."""
+    if isinstance(states, dict):
+        return states.get("weights")
+    if isinstance(states, (tuple, list)):
+        for member in states:
+            weights = step_weights(member)
+            if weights is not None:
+                return weights
+    return None
+
+
+def attended(states) -> tf.Tensor | None:
+    """`[b]` int32: the source position (as the model read it) the last step attended to
+    most; None when no model attends."""
+    weights = step_weights(states)
+    return None if weights is None else tf.argmax(weights, axis=-1, output_type=tf.int32)

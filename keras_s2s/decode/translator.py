@@ -113,14 +113,6 @@ class Translator(tf.Module):
             return None
         return self.src_tokenizer.pieces(text)[:, :self._decode.max_src_len]
 
-    def _alignments(self, src_ids: tf.Tensor, ids: tf.Tensor) -> tf.Tensor | None:
-        """`[B, L]` the reading-order source position each of `ids [B, L]` attended to most
-        (`scoring.reading_positions`), or None if the model does not attend."""
-        _, weights = force_decode(self._encode, self._step, src_ids, ids, with_weights=True)
-        if weights is None:
-            return None
-        return reading_positions(weights, src_ids, ids, self._reverse)
-
     def _detokenize(self, ids: tf.Tensor, positions: tf.Tensor | None,
                     words: tf.RaggedTensor | None) -> tf.Tensor:
         """`ids [B, L]` → `[B]` strings; with `words` (`[B, (n)]` source pieces) and their
@@ -134,17 +126,18 @@ class Translator(tf.Module):
         return self.tgt_tokenizer.detokenize(ids, unk_words=picked)
 
     def _outputs(self, text: tf.Tensor, src_ids: tf.Tensor, ids: tf.Tensor,
-                 align: bool) -> tuple[tf.Tensor, tf.Tensor]:
-        """Search results `ids [b, n, L]` → `(translations [b, n], alignments [b, n, L])`;
-        alignments (-1 without attention, or when not asked for) come from one
-        teacher-forced pass over the hypotheses, which replace-unk uses too."""
+                 fed: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+        """Search results `ids [b, n, L]` and the positions they attended to as the model read
+        the source (`fed`, or None without attention) → `(translations [b, n], alignments
+        [b, n, L])` in reading order (-1 without attention); replace-unk uses them."""
         shape = tf.shape(ids)  # [b, n, L] -> [b * n, L]
         flat = tf.reshape(ids, [-1, shape[2]])
-        words = self._source_words(text)
         positions = None
-        if align or words is not None:
+        if fed is not None:
             src_rows = tf.repeat(src_ids, shape[1], axis=0)  # [b * n, S]
-            positions = self._alignments(src_rows, flat)
+            positions = reading_positions(tf.reshape(fed, tf.shape(flat)), src_rows, flat,
+                                          self._reverse)
+        words = self._source_words(text)
         if words is not None:  # each sentence's words for each of its n hypotheses
             words = tf.gather(words, tf.repeat(tf.range(shape[0]), shape[1]))
         texts = tf.reshape(self._detokenize(flat, positions, words), shape[:2])
@@ -170,7 +163,7 @@ class Translator(tf.Module):
         """The search settings this Translator was built with."""
         return self._decode
 
-    def search(self, text, beam_size, n_best, align: bool = False):
+    def search(self, text, beam_size, n_best):
         """Beam search on `[b]` strings → `(translations [b, n], scores, log_probs,
         source lengths, alignments [b, n, L])`.
 
@@ -178,10 +171,10 @@ class Translator(tf.Module):
         Python-loop baseline).
         """
         src_ids, lengths = self._source(text)
-        ids, scores, log_probs = beam_search(
+        ids, scores, log_probs, fed = beam_search(
             self._encode, self._step, src_ids, self._limits(src_ids), beam_size, n_best,
             self._decode.length_penalty)
-        words, alignments = self._outputs(text, src_ids, ids, align)
+        words, alignments = self._outputs(text, src_ids, ids, fed)
         return words, scores, log_probs, lengths, alignments
 
     def signatures(self) -> dict:
@@ -209,8 +202,7 @@ class Translator(tf.Module):
         the output's `</s>` on, and everywhere for a model without attention."""
         tf.debugging.assert_positive(beam_size, message="beam_size must be >= 1")
         tf.debugging.assert_positive(n_best, message="n_best must be >= 1")
-        words, scores, log_probs, lengths, alignments = self.search(text, beam_size, n_best,
-                                                                    align=True)
+        words, scores, log_probs, lengths, alignments = self.search(text, beam_size, n_best)
         return {OUTPUT_TRANSLATIONS: words, OUTPUT_SCORES: scores, OUTPUT_LOG_PROBS: log_probs,
                 OUTPUT_ALIGNMENTS: alignments, **lengths}
 
@@ -221,8 +213,10 @@ class Translator(tf.Module):
         (reading order, each ending with "</s>", then ""), "attention": [b, T, S] float32}`
         (row t: output token t's weights over the source pieces; zeros without attention)."""
         src_ids, lengths = self._source(text)
-        ids, _, _ = beam_search(self._encode, self._step, src_ids, self._limits(src_ids),
-                                self._decode.beam_size, 1, self._decode.length_penalty)
+        ids, _, _, fed = beam_search(self._encode, self._step, src_ids,
+                                     self._limits(src_ids), self._decode.beam_size, 1,
+                                     self._decode.length_penalty)
+        words, _ = self._outputs(text, src_ids, ids, fed)
         ids = ids[:, 0]  # [b, T]
         _, weights = force_decode(self._encode, self._step, src_ids, ids, with_weights=True)
         if weights is None:  # the paper's model: nothing to show
@@ -231,7 +225,6 @@ class Translator(tf.Module):
         eos = tf.fill([tf.shape(text)[0], 1], EOS)
         source = tf.concat([read, eos], axis=1).to_tensor(default_value="")  # [b, S]
         target = tf.where(ids != PAD_ID, self.tgt_tokenizer.id_to_piece(ids), "")  # [b, T]
-        words, _ = self._outputs(text, src_ids, tf.expand_dims(ids, 1), align=False)
         return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_SOURCE_PIECES: source,
                 OUTPUT_TARGET_PIECES: target,
                 OUTPUT_ATTENTION: in_reading_order(weights, src_ids, self._reverse), **lengths}
@@ -240,8 +233,10 @@ class Translator(tf.Module):
     def translate_greedy(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         """Greedy decoding: `text [b]` → `{"translation", "log_prob"}`."""
         src_ids, lengths = self._source(text)
-        ids, log_prob = greedy_search(self._encode, self._step, src_ids, self._limits(src_ids))
-        words, _ = self._outputs(text, src_ids, tf.expand_dims(ids, 1), align=False)
+        ids, log_prob, fed = greedy_search(self._encode, self._step, src_ids,
+                                           self._limits(src_ids))
+        words, _ = self._outputs(text, src_ids, tf.expand_dims(ids, 1),
+                                 None if fed is None else tf.expand_dims(fed, 1))
         return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: log_prob, **lengths}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_SOURCE),

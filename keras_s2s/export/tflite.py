@@ -88,14 +88,14 @@ class TFLiteDecoder(tf.Module):
     def _greedy(self, src_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         """`[b, S]` → `{"ids": [b, L] int32, "log_prob": [b] float32}`."""
         src = self.source_ids(src_ids)
-        ids, log_prob = greedy_search(self._encode, self._step, src, self._limits(src),
-                                      buffer_len=self.max_tgt_len)
+        ids, log_prob, _ = greedy_search(self._encode, self._step, src, self._limits(src),
+                                         buffer_len=self.max_tgt_len)
         return {OUTPUT_IDS: ids, OUTPUT_LOG_PROB: log_prob}
 
     def _beam(self, src_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         """`[b, S]` → `{"ids": [b, k, L], "scores": [b, k], "log_probs": [b, k]}`, best first."""
         src = self.source_ids(src_ids)
-        ids, scores, log_probs = beam_search(
+        ids, scores, log_probs, _ = beam_search(
             self._encode, self._step, src, self._limits(src), self.beam_size, self.beam_size,
             self._decode.length_penalty, buffer_len=self.max_tgt_len)
         return {OUTPUT_IDS: ids, "scores": scores, OUTPUT_LOG_PROBS: log_probs}
