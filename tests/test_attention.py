@@ -112,6 +112,9 @@ def test_tflite_greedy_and_beam_equal_the_saved_model(attention_run, tmp_path):
         np.testing.assert_allclose(ids["log_probs"][0], nbest["log_probs"][i], atol=1e-3)
 
 
+FEEDING = "model.attention=general,model.input_feeding=true"  # two settings, one configuration
+
+
 def test_bench_train_compares_configurations_in_one_run(capsys):
     import json
 
@@ -119,11 +122,13 @@ def test_bench_train_compares_configurations_in_one_run(capsys):
 
     assert cli.main(["bench", "train", "--preset", "tiny", "--steps", "2", "--warmup", "1",
                      "--compare", "model.attention=none", "model.attention=general",
-                     "--json"]) == 0
+                     FEEDING, "--json"]) == 0
     figures = json.loads(capsys.readouterr().out.splitlines()[-1])
     none, general = figures["model.attention=none"], figures["model.attention=general"]
     assert (none["attention"], general["attention"]) == ("none", "general")
-    assert general["flops_per_tgt_token"] > none["flops_per_tgt_token"]
+    assert (general["input_feeding"], figures[FEEDING]["input_feeding"]) == (False, True)
+    assert none["flops_per_tgt_token"] < general["flops_per_tgt_token"] < \
+        figures[FEEDING]["flops_per_tgt_token"]
     assert figures["model.attention=general_speedup_vs_model.attention=none"] > 0
 
 

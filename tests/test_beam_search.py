@@ -22,8 +22,13 @@ TGT_VOCAB = 7  # <pad> <unk> <s> </s> + 3 words
 SRC = tf.constant([[4, 6, 5, EOS_ID], [7, EOS_ID, PAD_ID, PAD_ID]])
 
 
-def model_fns(seed=0, scale=1.0):
-    cfg = resolve("tiny", overrides=[f"seed={seed}", f"model.init_scale={scale}"])
+ATTENTION_OPTIONS = [[], ["model.attention=general"],
+                     ["model.attention=concat", "model.input_feeding=true",
+                      "model.bidirectional_encoder=true"]]
+
+
+def model_fns(seed=0, scale=1.0, options=()):
+    cfg = resolve("tiny", overrides=[f"seed={seed}", f"model.init_scale={scale}", *options])
     tf.keras.utils.set_random_seed(seed)
     model = build_seq2seq(cfg.model, 10, TGT_VOCAB)
     return make_encode(model), make_step(model)
@@ -39,8 +44,9 @@ def sequence_log_prob(encode, step, src_row, seq):
     return total
 
 
-def test_wide_beam_finds_the_brute_force_optimum():
-    encode, step = model_fns(scale=1.0)  # peaked distributions: the search has to choose
+@pytest.mark.parametrize("options", ATTENTION_OPTIONS, ids=lambda o: " ".join(o) or "paper")
+def test_wide_beam_finds_the_brute_force_optimum(options):
+    encode, step = model_fns(scale=1.0, options=options)  # peaked: the search has to choose
     allowed = [UNK_ID, EOS_ID, 4, 5, 6]
     limit = 3
     for row in range(2):

@@ -1,0 +1,103 @@
+"""Input feeding and the bidirectional first encoder layer, with every LSTM kind: the
+training graph and the one-step search view agree; runs decode, export and convert."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_s2s import runs, training
+from keras_s2s.config import ConfigError, resolve
+from keras_s2s.driver import Driver, SavedModelBackend, TranslatorBackend
+from keras_s2s.export.saved_model import export_saved_model, load_saved_model
+from keras_s2s.export.tflite import export_tflite
+from keras_s2s.model.inference import make_cell_encode, make_encode, make_step
+from keras_s2s.model.seq2seq import build_seq2seq, parameter_counts
+
+SRC = np.array([[5, 6, 7, 3, 0, 0], [4, 5, 6, 7, 8, 3]], np.int32)
+TGT_IN = np.array([[2, 5, 6, 7], [2, 8, 9, 4]], np.int32)
+OPTIONS = [
+    ["model.attention=general", "model.input_feeding=true"],
+    ["model.attention=concat", "model.input_feeding=true", "model.dropout=0.2"],
+    ["model.attention=dot", "model.input_feeding=true", "model.lstm=keras"],
+    ["model.attention=general", "model.input_feeding=true", "model.peephole=true"],
+    ["model.attention=general", "model.bidirectional_encoder=true"],
+    ["model.bidirectional_encoder=true", "model.peephole=true"],
+]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=" ".join)
+def test_training_graph_and_search_step_agree(options):
+    model = build_seq2seq(resolve("tiny", overrides=options).model, 12, 13)
+    expected = tf.nn.log_softmax(model({"source": SRC, "target_in": TGT_IN}), -1).numpy()
+    encode, step = make_encode(model), make_step(model)
+    states, got = encode(tf.constant(SRC)), []
+    for t in range(TGT_IN.shape[1]):
+        log_probs, states = step(tf.constant(TGT_IN[:, t]), states)
+        got.append(log_probs.numpy())
+    np.testing.assert_allclose(np.stack(got, 1), expected, atol=2e-5)
+    if "model.bidirectional_encoder=true" in options:
+        with pytest.raises(ValueError, match="one direction"):
+            make_cell_encode(model)
+    else:  # the TFLite encoder (explicit cell loop) reads the same states and memory
+        ours, lite = encode(tf.constant(SRC)), make_cell_encode(model)(tf.constant(SRC))
+        mask = ours["mask"].numpy()[..., None]
+        np.testing.assert_allclose(lite["memory"].numpy() * mask, ours["memory"].numpy() * mask,
+                                   atol=1e-5)
+        for a, b in zip(lite["layers"], ours["layers"]):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_option_sizes_and_checks():
+    base = resolve("tiny", overrides=["model.attention=general"]).model
+    plain = build_seq2seq(base, 12, 13)
+    feeding = build_seq2seq(dataclasses.replace(base, input_feeding=True), 12, 13)
+    both = build_seq2seq(dataclasses.replace(base, bidirectional_encoder=True), 12, 13)
+    h, e = 32, 16  # the first decoder layer reads h̃ too: 4H more input weights per unit
+    assert feeding.count_params() == plain.count_params() + h * 4 * h
+    assert parameter_counts(both)["encoder_lstm"] < parameter_counts(plain)["encoder_lstm"]
+    assert parameter_counts(feeding)["decoder_lstm"] == \
+        parameter_counts(plain)["decoder_lstm"] + h * 4 * h
+    assert e == base.embedding_dim
+    with pytest.raises(ConfigError, match="needs model.attention"):
+        resolve("tiny", overrides=["model.input_feeding=true"])
+    with pytest.raises(ConfigError, match="even"):
+        resolve("tiny", overrides=["model.bidirectional_encoder=true", "model.hidden_dim=33"])
+
+
+def assert_same(got, expected):
+    """Two n-best lists: the same texts and alignments, log-probs equal to 1e-4."""
+    assert [(h.text, h.alignment) for h in got] == [(h.text, h.alignment) for h in expected]
+    assert [h.log_prob for h in got] == pytest.approx([h.log_prob for h in expected], abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def feeding_run(tmp_path_factory):
+    cfg = resolve("tiny", overrides=["data.task_size=1500", "model.attention=concat",
+                                     "model.input_feeding=true", "model.dropout=0.1"])
+    run = tmp_path_factory.mktemp("feeding_run")
+    training.train(cfg, run, verbose=0)
+    return run
+
+
+def test_input_feeding_run_decodes_scores_exports_and_converts(feeding_run, tmp_path):
+    texts = ["12", "3 400", "7", "45 678", "100"]
+    translator = runs.load_translator(feeding_run, dataclasses.replace(
+        runs.load_config(feeding_run).decode, beam_size=3))
+    driver = Driver(TranslatorBackend(translator), batch_size=3)
+    nbest = driver.nbest(texts, 2, 3)
+    scored, _ = driver.score(texts, [hyps[0].text for hyps in nbest])
+    assert scored == pytest.approx([hyps[0].log_prob for hyps in nbest], abs=1e-4)
+    for text, hyps in zip(texts, nbest):  # alone as inside a padded batch
+        assert_same(Driver(TranslatorBackend(translator)).nbest([text], 2, 3)[0], hyps)
+    path = export_saved_model(translator, tmp_path, "feeding")
+    for got, hyps in zip(Driver(SavedModelBackend(path)).nbest(texts, 2, 3), nbest):
+        assert_same(got, hyps)
+    from serving.tflite_translate import TFLiteTranslator
+
+    export_tflite(runs.load_tflite_decoder(feeding_run, 12, 3), tmp_path / "f.tflite")
+    lite = TFLiteTranslator(tmp_path / "f.tflite")
+    greedy = load_saved_model(path).signatures["translate_greedy"](text=tf.constant(texts))
+    assert [lite.translate([t])[0] for t in texts] == \
+        [t.decode() for t in greedy["translation"].numpy()]
