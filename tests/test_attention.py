@@ -159,6 +159,9 @@ def test_cli_nbest_prints_alignments_and_replace_unk_is_honoured_or_refused(
     code, _, err = run_cli(capsys, ["export", "--model-dir", str(attention_run), "--base",
                                     str(tmp_path), "--name", "unk", "--replace-unk"])
     assert code == 0 and SavedModelBackend(tmp_path / "unk").replaces_unk
+    from test_export import assert_only_core_ops
+
+    assert_only_core_ops(tmp_path / "unk" / "1")  # attention, alignments, replace-unk, align
 
 
 def test_align_draws_a_heatmap_from_a_run_or_an_export(attention_run, tiny_run, tmp_path, capsys):

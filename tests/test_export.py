@@ -50,6 +50,7 @@ def test_signatures(export_dir):
     nbest = loaded.signatures["translate_nbest"](text=tf.constant(["12", "7"]),
                                                  beam_size=tf.constant(3), n_best=tf.constant(2))
     assert nbest["translations"].shape == (2, 2) and nbest["scores"].shape == (2, 2)
+    assert (nbest["alignments"].numpy() == -1).all()  # the paper's model does not attend
     scored = loaded.signatures["score"](source=tf.constant(["12"]), target=tf.constant(["douze"]))
     assert scored["log_prob"].shape == (1,)
     sig = loaded.signatures["serving_default"]
@@ -59,7 +60,9 @@ def test_signatures(export_dir):
                                            "source_tokens_read"}
 
 
-def test_only_core_ops(export_dir):
+def assert_only_core_ops(export_dir):
+    """Every op of the export is a registered TF (or TF-Text) op, none a Python function: what
+    the stock TF Serving binary runs."""
     proto = saved_model_pb2.SavedModel()
     proto.ParseFromString((export_dir / "saved_model.pb").read_bytes())
     graph = proto.meta_graphs[0].graph_def
@@ -70,6 +73,10 @@ def test_only_core_ops(export_dir):
 
     assert not ops & {"PyFunc", "EagerPyFunc", "PyFuncStateless"}
     assert all(op_def_registry.get(op) is not None for op in ops), ops
+
+
+def test_only_core_ops(export_dir):
+    assert_only_core_ops(export_dir)
 
 
 def test_reload_in_fresh_process_matches_in_process(tiny_translator, export_dir):
