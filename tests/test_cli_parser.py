@@ -12,8 +12,8 @@ from keras_s2s.cli.parser import FLAG_KEYS, positive_int, resolve_config
 from keras_s2s.config import Config, ConfigError, Precision, TokenizerKind, choices_of, resolve
 from keras_s2s.constants import QUANTIZATIONS
 
-COMMANDS = ["train", "vocab", "data-stats", "info", "translate", "score", "rescore", "evaluate",
-            "experiment", "export", "export-tflite", "serve", "demo"]
+COMMANDS = ["train", "vocab", "data-stats", "info", "translate", "score", "rescore", "align",
+            "evaluate", "experiment", "export", "export-tflite", "serve", "demo"]
 BENCHES = ["train", "decode", "tflite", "serve"]
 
 
