@@ -104,6 +104,8 @@ class TrainConfig:
     strategy: Strategy = "auto"  # "auto": multi-worker when TF_CONFIG names several workers
     precision: Precision = "auto"  # auto: bf16 where native, else fp32; softmax/loss fp32
     jit_compile: bool = False  # XLA-compile the train step (one compilation per batch shape)
+    keep_epoch_weights: int = 5  # weights after each of the last N epochs, in epochs/ (averaging)
+    average_last: int = 0  # >0: the final weights are the mean of the last N epochs' weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,22 +215,25 @@ def validate(cfg: Config) -> Config:
 
 
 def _check_together(cfg: Config) -> None:
-    """Keys that only make sense together."""
-    model = cfg.model
-    if cfg.decode.replace_unk and (model.attention == "none" or "sentencepiece" in (
-            cfg.data.src_tokenizer, cfg.data.tgt_tokenizer)):
-        raise ConfigError("Config key 'decode.replace_unk' copies the attended source word in "
-                          "place of <unk> and needs model.attention and word, space or char "
-                          f"tokenizers; received: attention {model.attention}, tokenizers "
-                          f"{cfg.data.src_tokenizer}/{cfg.data.tgt_tokenizer}.")
-    if model.input_feeding and model.attention == "none":
-        raise ConfigError("Config key 'model.input_feeding' feeds the attentional state back "
-                          "and needs model.attention (dot, general or concat); received: "
-                          "attention none.")
-    if model.bidirectional_encoder and model.hidden_dim % 2:
-        raise ConfigError("Config key 'model.bidirectional_encoder' splits model.hidden_dim "
-                          "between the two directions and needs it even; received: "
-                          f"hidden_dim {model.hidden_dim}.")
+    """Keys that only make sense together: the first broken rule is the error."""
+    model, train, data = cfg.model, cfg.train, cfg.data
+    rules = [
+        (train.average_last > max(train.keep_epoch_weights, 0), "train.average_last", "averages "
+         f"kept epoch weights: needs train.keep_epoch_weights >= {train.average_last}"),
+        (cfg.decode.replace_unk and (model.attention == "none" or "sentencepiece" in (
+            data.src_tokenizer, data.tgt_tokenizer)), "decode.replace_unk",
+         "copies the attended source word in place of <unk> and needs model.attention and "
+         f"word, space or char tokenizers; received: attention {model.attention}, "
+         f"tokenizers {data.src_tokenizer}/{data.tgt_tokenizer}"),
+        (model.input_feeding and model.attention == "none", "model.input_feeding",
+         "feeds the attentional state back and needs model.attention (dot, general or "
+         "concat); received: attention none"),
+        (model.bidirectional_encoder and model.hidden_dim % 2, "model.bidirectional_encoder",
+         "splits model.hidden_dim between the two directions and needs it even; received: "
+         f"{model.hidden_dim}")]
+    for broken, key, why in rules:
+        if broken:
+            raise ConfigError(f"Config key '{key}' {why}.")
 
 
 def choices_of(hint: Any) -> tuple:

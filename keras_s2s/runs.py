@@ -3,6 +3,7 @@ TFLite decoder) built from one run or an ensemble of runs. Training fills one (`
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -96,6 +97,32 @@ def load_config(model_dir: str | Path) -> Config:
         raise FileNotFoundError(f"{model_dir} is not a run directory: {CONFIG_FILE} is missing. "
                                 "Train into it first with `keras-s2s train --model-dir DIR`.")
     return config_lib.from_dict(config_lib.load_yaml(path))
+
+
+def build_model(model_dir: str | Path) -> keras.Model:
+    """A run's model as its config builds it (fresh weights), with its vocabulary sizes."""
+    cfg = load_config(model_dir)
+    src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
+    return build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
+
+
+def save_run_copy(model_dir: str | Path, out: str | Path, model: keras.Model) -> None:
+    """A new run directory `out`: `model_dir`'s config, data report and vocabularies, and
+    `model`'s weights as its final weights.
+
+    Raises:
+        FileExistsError: `out` holds a run already (it is never overwritten).
+    """
+    out = Path(out)
+    if (out / CONFIG_FILE).exists():
+        raise FileExistsError(f"{out} holds a run already; pass a new --out directory.")
+    out.mkdir(parents=True, exist_ok=True)
+    names = [CONFIG_FILE, DATA_REPORT_FILE, *(f"{side}.{kind}" for side in SIDES
+                                              for kind in ("vocab", "spm.model"))]
+    for name in names:
+        if (Path(model_dir) / name).is_file():
+            shutil.copyfile(Path(model_dir) / name, out / name)
+    model.save_weights(str(out / WEIGHTS_FILE))
 
 
 def load_model(model_dir: str | Path) -> tuple[Config, keras.Model, Tokenizer, Tokenizer]:

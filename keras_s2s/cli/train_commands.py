@@ -1,4 +1,5 @@
-"""`keras-s2s train | vocab | data-stats | info`: a run directory from a corpus or a preset."""
+"""`keras-s2s train | vocab | data-stats | info | average`: a run directory from a corpus or a
+preset, and one whose weights average a run's epochs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from keras_s2s.cli.parser import (
     config_flags,
     corpus_batches_flags,
     corpus_flags,
+    positive_int,
     resolve_config,
     run_dir_flag,
 )
@@ -65,6 +67,22 @@ def cmd_info(args: argparse.Namespace) -> dict:
                                               if k != "total"}}
 
 
+def cmd_average(args: argparse.Namespace) -> dict:
+    """Writes a run directory whose weights are the mean of some of a run's epoch weights."""
+    if bool(args.last) == bool(args.best):
+        raise ValueError("Pass one of --last N (the last N epochs) or --best N (the N with the "
+                         "lowest validation perplexity).")
+    from keras_s2s import runs
+    from keras_s2s.train.epoch_weights import average_weights, select_epochs
+
+    files = select_epochs(args.model_dir, args.last, args.best)  # before anything is built
+    model = runs.build_model(args.model_dir)
+    average_weights(model, files)
+    runs.save_run_copy(args.model_dir, args.out, model)
+    print(f"wrote {args.out}: the mean of {', '.join(f.name for f in files)}", file=sys.stderr)
+    return {"model_dir": args.out, "averaged": [f.name for f in files]}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "train", "train a model (the built-in task unless a corpus is given)",
                 cmd_train)
@@ -85,3 +103,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                 cmd_info)
     config_flags(p)
     run_dir_flag(p, required=False)
+
+    p = command(sub, "average", "average a run's kept epoch weights into a new run directory",
+                cmd_average)
+    run_dir_flag(p)
+    p.add_argument("--last", type=positive_int, help="average the last N epochs")
+    p.add_argument("--best", type=positive_int,
+                   help="average the N epochs with the lowest validation perplexity")
+    p.add_argument("--out", required=True, help="the new run directory (usable by every "
+                   "command that takes --model-dir)")

@@ -15,12 +15,14 @@ import tensorflow as tf
 from keras_s2s.config import TrainConfig
 from keras_s2s.constants import LOG_DIR, WEIGHTS_FILE
 from keras_s2s.train.callbacks import Position, StepCheckpoint, StopAtEpochEnd, load_position
+from keras_s2s.train.epoch_weights import EpochWeights, average_weights, select_epochs
 from keras_s2s.train.losses import Perplexity, SequenceLoss, TokenAccuracy
 from keras_s2s.train.optimizers import make_optimizer
 from keras_s2s.train.schedules import learning_rate
 
 BEST_WEIGHTS_FILE = "best.weights.h5"
 BEST_FILE = "best.json"
+LAST_WEIGHTS_FILE = "last.weights.h5"  # the last epoch's own weights when averaging
 EpochData = Callable[[int], tf.data.Dataset]
 
 
@@ -92,7 +94,8 @@ def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | N
               f"after step {position.step} of it", file=sys.stderr)
     checkpoint = StepCheckpoint(model_dir, cfg.checkpoint_every)
     best = _best_checkpoint(model_dir, "val_perplexity" if valid_ds is not None else "perplexity")
-    callbacks = [checkpoint, best, StopAtEpochEnd(),
+    callbacks = [checkpoint, best, EpochWeights(model_dir, cfg.keep_epoch_weights),
+                 StopAtEpochEnd(),
                  keras.callbacks.TensorBoard(str(model_dir / LOG_DIR)),
                  keras.callbacks.CSVLogger(str(model_dir / LOG_DIR / "history.csv"), append=True)]
     # Bucketed datasets have unknown cardinality; Keras warns at the end of each epoch.
@@ -118,5 +121,17 @@ def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | N
             history.setdefault(key, []).extend(values)
         if best.best is not None and math.isfinite(best.best):
             (model_dir / BEST_FILE).write_text(json.dumps({"value": float(best.best)}))
-    model.save_weights(str(model_dir / WEIGHTS_FILE))
+    _save_final(model, cfg, model_dir)
     return history
+
+
+def _save_final(model: keras.Model, cfg: TrainConfig, model_dir: Path) -> None:
+    """`model.weights.h5`: the last weights, or with `train.average_last` the mean of the
+    last epochs' (the last epoch's own go to `last.weights.h5`)."""
+    if cfg.average_last > 0:
+        model.save_weights(str(model_dir / LAST_WEIGHTS_FILE))
+        files = select_epochs(model_dir, last=cfg.average_last)
+        average_weights(model, files)
+        print(f"final weights: the mean of epochs {', '.join(f.name for f in files)}",
+              file=sys.stderr)
+    model.save_weights(str(model_dir / WEIGHTS_FILE))
