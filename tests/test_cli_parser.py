@@ -13,7 +13,7 @@ from keras_s2s.config import Config, ConfigError, Precision, TokenizerKind, choi
 from keras_s2s.constants import QUANTIZATIONS
 
 COMMANDS = ["train", "vocab", "data-stats", "info", "translate", "score", "rescore", "align",
-            "evaluate", "experiment", "export", "export-tflite", "serve", "demo"]
+            "evaluate", "experiment", "export", "export-tflite", "serve", "demo", "average"]
 BENCHES = ["train", "decode", "tflite", "serve"]
 
 
