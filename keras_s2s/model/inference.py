@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from keras_s2s.model.bidirectional_lstm import BidirectionalLSTM
-from keras_s2s.model.seq2seq import decoder_parts, num_layers
+from keras_s2s.model.seq2seq import decoder_parts, num_layers, output_projection
 
 States = tuple[tf.Tensor, ...]
 
@@ -64,7 +64,7 @@ def make_step(model: keras.Model) -> Callable[[tf.Tensor, States], tuple[tf.Tens
     embedding = model.get_layer("decoder_embedding")
     lstms, attention, feeding = decoder_parts(model)
     cells = [lstm.cell for lstm in lstms]
-    projection = model.get_layer("output_projection")
+    projection = output_projection(model)
 
     def step(tokens: tf.Tensor, states):
         layers = states["layers"] if attention is not None else states

@@ -14,6 +14,7 @@ from keras_s2s.model.fast_lstm import FastLSTM
 from keras_s2s.model.input_feeding_decoder import InputFeedingDecoder
 from keras_s2s.model.luong_attention import LuongAttention
 from keras_s2s.model.peephole_lstm_cell import PeepholeLSTMCell
+from keras_s2s.model.tied_embedding import TiedEmbedding
 
 
 class Seq2Seq(keras.Model):
@@ -124,7 +125,8 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     layer's outputs into attentional states over the top encoder layer's outputs before
     the projection; with `cfg.input_feeding` the decoder layers and the attention sit in one
     step-by-step `InputFeedingDecoder` (`decoder`). With `cfg.bidirectional_encoder`,
-    `encoder_lstm_0` is a `BidirectionalLSTM`.
+    `encoder_lstm_0` is a `BidirectionalLSTM`. With `cfg.tie_embeddings`, one
+    `TiedEmbedding` (`decoder_embedding`) embeds the targets and projects the outputs.
 
     Layers are named (`encoder_embedding`, `encoder_lstm_{i}`, `decoder_embedding`,
     `decoder_lstm_{i}`, `attention`, `output_projection`) so inference views can find them
@@ -155,15 +157,22 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     memory = x  # [batch, src_len, H]: what attention reads
 
     # The decoder needs no mask: padding sits after every real token and the loss masks it.
-    y = keras.layers.Embedding(tgt_vocab_size, cfg.embedding_dim,
-                               embeddings_initializer=_embedding_init(cfg),
-                               name="decoder_embedding")(target_in)
-    y = _decoder(cfg, y, states, memory, source, inits)
+    if cfg.tie_embeddings:  # one matrix at both ends of the decoder
+        target_embedding = TiedEmbedding(tgt_vocab_size, cfg.embedding_dim, cfg.hidden_dim,
+                                         _embedding_init(cfg), name="decoder_embedding")
+    else:
+        target_embedding = keras.layers.Embedding(tgt_vocab_size, cfg.embedding_dim,
+                                                  embeddings_initializer=_embedding_init(cfg),
+                                                  name="decoder_embedding")
+    y = _decoder(cfg, target_embedding(target_in), states, memory, source, inits)
     dense_init = ({"kernel_initializer": inits["kernel_initializer"],
                    "bias_initializer": inits["bias_initializer"]} if inits else {})
     # The projection is the largest matmul: it runs in the compute precision (bf16 under
     # mixed precision); the logits are cast to float32 for the softmax and the loss.
-    logits = keras.layers.Dense(tgt_vocab_size, name="output_projection", **dense_init)(y)
+    if cfg.tie_embeddings:
+        logits = target_embedding(y, project=True)
+    else:
+        logits = keras.layers.Dense(tgt_vocab_size, name="output_projection", **dense_init)(y)
     logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
     return Seq2Seq({SOURCE: source, TARGET_IN: target_in}, logits, name="seq2seq")
 
@@ -177,9 +186,20 @@ def parameter_counts(model: keras.Model) -> dict[str, int]:
                             for i in range(layers)),
         "decoder_embedding": model.get_layer("decoder_embedding").count_params(),
         "decoder_lstm": sum(lstm.count_params() for lstm in decoder_parts(model)[0]),
-        "output_projection": model.get_layer("output_projection").count_params(),
+        "output_projection": 0,  # tied: inside the decoder embedding
     }
+    if "output_projection" in {layer.name for layer in model.layers}:
+        parts["output_projection"] = model.get_layer("output_projection").count_params()
     return {**parts, "total": model.count_params()}
+
+
+def output_projection(model: keras.Model):
+    """`[…, H]` decoder outputs → `[…, V]` logits: the `output_projection` layer, or the
+    tied decoder embedding's projection."""
+    if "output_projection" in {layer.name for layer in model.layers}:
+        return model.get_layer("output_projection")
+    tied = model.get_layer("decoder_embedding")
+    return lambda outputs: tied(outputs, project=True)
 
 
 def decoder_parts(model: keras.Model) -> tuple[list, LuongAttention | None, bool]:

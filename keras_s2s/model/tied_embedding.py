@@ -45,9 +45,10 @@ class TiedEmbedding(keras.layers.Layer):
         x = inputs if self.kernel is None else ops.matmul(inputs, self.kernel)
         return ops.matmul(x, ops.transpose(self.embeddings)) + self.bias
 
-    def compute_output_shape(self, inputs_shape, project: bool = False):
-        last = self.vocab_size if project else self.embedding_dim
-        return (*inputs_shape[:-1], last) if project else (*inputs_shape, last)
+    def compute_output_spec(self, inputs, project: bool = False):
+        shape = ((*inputs.shape[:-1], self.vocab_size) if project
+                 else (*inputs.shape, self.embedding_dim))
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "vocab_size": self.vocab_size,
