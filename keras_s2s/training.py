@@ -168,7 +168,8 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
     counts: dict[int, int] = {}  # batches per epoch, each counted once
 
     def epoch_data(epoch: int) -> tf.data.Dataset:  # a fixed order per epoch: resumable
-        data = make_dataset(train_pairs, shuffle=True, seed=cfg.seed * 1000 + epoch, **batches)
+        data = make_dataset(train_pairs, shuffle=True, seed=cfg.seed * 1000 + epoch,
+                            dropout=cfg.data.word_dropout, **batches)
         # Bucketing hides the number of batches; counting them gives the progress bar a total.
         if epoch not in counts:
             counts[epoch] = sum(1 for _ in data)

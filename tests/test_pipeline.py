@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 from conftest import SHARED_DATA
 
-from keras_s2s.config import resolve
-from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID, RESERVED_TOKENS, SOURCE, TARGET_IN
+from keras_s2s.config import ConfigError, resolve
+from keras_s2s.constants import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    RESERVED_TOKENS,
+    SOURCE,
+    TARGET_IN,
+    UNK_ID,
+)
 from keras_s2s.data.corpus import TextPairCorpus
 from keras_s2s.data.pipeline import (
     count_too_long,
@@ -105,3 +113,29 @@ def test_multi30k_bucketing_keeps_padding_low():
 def test_empty_pair_list_is_an_error():
     with pytest.raises(ValueError, match="no sentence pairs"):
         dataset_from_pairs([])
+
+
+def test_word_dropout_replaces_inputs_by_unk_and_keeps_labels_and_reserved_tokens():
+    pairs = [(f"w{i} w{i + 1} w{i + 2}", f"v{i} v{i + 1}") for i in range(300)]
+    tok = space_tok([" ".join(p) for p in pairs])
+
+    def batches(rate, seed=3):
+        ds = make_dataset(dataset_from_pairs(pairs), tok, tok, data_cfg(), 16, shuffle=True,
+                          seed=seed, dropout=rate)
+        return [(x[SOURCE].numpy(), x[TARGET_IN].numpy(), y.numpy()) for x, y in ds]
+
+    clean, noisy = batches(0.0), batches(0.3)
+    assert [b[2].tolist() for b in noisy] == [b[2].tolist() for b in clean]  # labels untouched
+    changed = total = 0
+    for (src, tin, _), (src_n, tin_n, _) in zip(clean, noisy):
+        for before, after in ((src, src_n), (tin, tin_n)):
+            real = before >= len(RESERVED_TOKENS)
+            assert (after[~real] == before[~real]).all()  # <pad>, <s>, </s> stay
+            assert ((after[real] == before[real]) | (after[real] == UNK_ID)).all()
+            changed += int((after[real] == UNK_ID).sum())
+            total += int(real.sum())
+    assert 0.25 < changed / total < 0.35
+    again = batches(0.3)  # the same seed gives the same noise (a resumed epoch is identical)
+    assert all((a[0] == b[0]).all() for a, b in zip(again, noisy))
+    with pytest.raises(ConfigError, match="data.word_dropout"):
+        resolve(overrides=["data.word_dropout=1.0"])

@@ -105,6 +105,8 @@ def _check_together(cfg: Config) -> None:
     """Keys that only make sense together: the first broken rule is the error."""
     model, train, data = cfg.model, cfg.train, cfg.data
     rules = [
+        (not 0.0 <= data.word_dropout < 1.0, "data.word_dropout",
+         f"is a probability in [0, 1); received: {data.word_dropout}"),
         (train.average_last > max(train.keep_epoch_weights, 0), "train.average_last", "averages "
          f"kept epoch weights: needs train.keep_epoch_weights >= {train.average_last}"),
         (cfg.decode.replace_unk and (model.attention == "none" or "sentencepiece" in (

@@ -56,6 +56,7 @@ class DataConfig:
     src_vocab_size: int = positive(8000)  # the N most frequent pieces, reserved tokens included
     tgt_vocab_size: int = positive(8000)
     reverse_source: bool = True  # the paper's trick: feed the source backwards
+    word_dropout: float = 0.0  # training: each input token becomes <unk> with this probability
     max_src_len: int = positive(50)  # longer pairs are filtered out of training (and counted)
     max_tgt_len: int = positive(50)
     bucket_width: int = positive(3)  # a batch holds pairs whose src and tgt lengths agree to this

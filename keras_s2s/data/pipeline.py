@@ -7,7 +7,15 @@ from typing import Callable, Sequence
 import tensorflow as tf
 
 from keras_s2s.config import DataConfig
-from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID, SOURCE, TARGET_IN
+from keras_s2s.constants import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    RESERVED_TOKENS,
+    SOURCE,
+    TARGET_IN,
+    UNK_ID,
+)
 from keras_s2s.data.corpus import Corpus
 from keras_s2s.data.tokenizer import Tokenizer
 
@@ -109,6 +117,23 @@ def teacher_forcing() -> Transform:
     return lambda ds: ds.map(split)
 
 
+def word_dropout(rate: float, seed: int | None) -> Transform:
+    """Training only: each real input token (source, and decoder input after `<s>`) becomes
+    `<unk>` with probability `rate`; the labels stay. Stateless randomness per batch
+    (`seed`, batch number) keeps a resumed epoch's batches identical."""
+    def drop(index, batch):
+        inputs, target_out = batch
+        dropped = {}
+        for i, key in enumerate((SOURCE, TARGET_IN)):
+            ids = inputs[key]
+            noise = tf.random.stateless_uniform(
+                tf.shape(ids), tf.stack([tf.cast(seed or 0, tf.int64), index * 2 + i]))
+            real = ids >= len(RESERVED_TOKENS)  # not <pad>, <s>, </s> (nor <unk>)
+            dropped[key] = tf.where(real & (noise < rate), tf.constant(UNK_ID, ids.dtype), ids)
+        return dropped, target_out
+    return lambda ds: ds if rate <= 0 else ds.enumerate().map(drop)
+
+
 def dataset_from_pairs(pairs: Sequence[tuple[str, str]]) -> tf.data.Dataset:
     """`(source, target)` string pairs held in memory → a dataset of scalar string pairs."""
     if not pairs:
@@ -125,7 +150,8 @@ def dataset_from_corpus(corpus: Corpus) -> tf.data.Dataset:
 
 def make_dataset(pairs: tf.data.Dataset, src_tok: Tokenizer, tgt_tok: Tokenizer,
                  data: DataConfig, batch_size: int, shuffle: bool = False,
-                 seed: int | None = None, bucketed: bool = True) -> tf.data.Dataset:
+                 seed: int | None = None, bucketed: bool = True,
+                 dropout: float = 0.0) -> tf.data.Dataset:
     """Training batches from a dataset of `(source, target)` scalar strings.
 
     Args:
@@ -136,6 +162,7 @@ def make_dataset(pairs: tf.data.Dataset, src_tok: Tokenizer, tgt_tok: Tokenizer,
         shuffle: shuffle pairs (buffer `data.shuffle_buffer`, `seed`) and batches.
         seed: shuffling seed; the same seed gives the same batches.
         bucketed: group pairs of similar lengths (False: arrival order, for comparison).
+        dropout: word dropout rate (training batches only; `data.word_dropout`).
 
     Returns:
         A dataset of `({"source": [b, S], "target_in": [b, T]}, target_out [b, T])` int32,
@@ -155,6 +182,7 @@ def make_dataset(pairs: tf.data.Dataset, src_tok: Tokenizer, tgt_tok: Tokenizer,
         filter_length(data.max_src_len, data.max_tgt_len),
         batching,
         teacher_forcing(),
+        word_dropout(dropout, seed),
     ]
     for step in steps:
         pairs = pairs.apply(step)
