@@ -12,6 +12,7 @@ PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 CONFIG_FILE = "config.yaml"
 DATA_REPORT_FILE = "data_report.json"
 WEIGHTS_FILE = "model.weights.h5"
+BEST_FILE = "best.json"  # the best epoch's metric and value, and why training stopped
 LOG_DIR = "logs"
 
 # Keras model inputs.

@@ -15,12 +15,14 @@ from keras_s2s.constants import DATA_REPORT_FILE
 from keras_s2s.data.corpus import Corpus, PairListCorpus, open_corpus
 from keras_s2s.data.pipeline import count_too_long, dataset_from_corpus, make_dataset, padding_stats
 from keras_s2s.data.tasks import TaskSplits, load_task
+from keras_s2s.data.tokenizer import Tokenizer
 from keras_s2s.data.vocab import vocab_exists
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.runs import build_vocabularies, check_config, load_tokenizers, write_config
 from keras_s2s.train import trainer
 from keras_s2s.train.distribute import make_strategy, precision_scope
 from keras_s2s.train.precision import choose_precision
+from keras_s2s.train.selection import ScoreFn
 
 
 def builtin_splits(cfg: Config) -> TaskSplits:
@@ -136,6 +138,35 @@ def data_stats(cfg: Config, model_dir: str | Path) -> dict:
                 round(bucketed["sentences"] / seconds)}
 
 
+def validation_bleu(cfg: Config, valid_corpus: Corpus | None, src_tok: Tokenizer,
+                    tgt_tok: Tokenizer) -> ScoreFn | None:
+    """`train.validate_bleu`: the model → sacreBLEU of its translations of the validation set
+    (`train.validate_beam`; 1 = greedy), or None.
+
+    The weights are copied into a float32 twin of the model and decoded by the same in-graph
+    Translator `keras-s2s evaluate` uses, so the logged BLEU is what `evaluate` reports for
+    those weights, whatever precision training runs in.
+    """
+    if not cfg.train.validate_bleu or valid_corpus is None:
+        return None
+    from keras_s2s.decode.translator import Translator
+    from keras_s2s.driver import Driver, TranslatorBackend
+    from keras_s2s.evaluation.metrics import bleu
+    from keras_s2s.model.inference import make_encode, make_step
+
+    pairs = list(valid_corpus.pairs())
+    twin = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
+    translator = Translator(src_tok, tgt_tok, make_encode(twin), make_step(twin),
+                            cfg.data.reverse_source, cfg.decode, trackables=(twin,))
+    driver = Driver(TranslatorBackend(translator))
+
+    def score(model: keras.Model) -> float:
+        twin.set_weights(model.get_weights())
+        hyps, _ = driver.translate([src for src, _ in pairs], cfg.train.validate_beam)
+        return bleu(hyps, [tgt for _, tgt in pairs])
+    return score
+
+
 def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None,
           valid_corpus: Corpus | None = None, verbose: int | str = "auto") -> dict:
     """Trains into `model_dir` (config, vocabularies, data report, checkpoints, weights, logs).
@@ -179,10 +210,11 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
                 if valid_corpus is not None else None)
     steps_per_epoch = int(epoch_data(0).cardinality())
     _say(f"{steps_per_epoch:,} batches of {cfg.train.batch_size} per epoch")
+    score = validation_bleu(cfg, valid_corpus, src_tok, tgt_tok)  # float32, outside the scope
     choice = choose_precision(cfg.train.precision)
     print(f"precision: {choice.precision} ({choice.reason})", file=sys.stderr)
     with strategy.scope(), precision_scope(cfg.train.precision):  # build *and* compile here
         model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
         trainer.compile_model(model, cfg.train, steps_per_epoch)
     return trainer.fit(model, epoch_data, valid_ds, cfg.train, model_dir, steps_per_epoch,
-                       verbose=verbose)
+                       verbose=verbose, score=score)

@@ -19,7 +19,7 @@ from keras_s2s.cli.parser import (
     resolve_config,
     run_dir_flag,
 )
-from keras_s2s.constants import DATA_REPORT_FILE
+from keras_s2s.constants import BEST_FILE, DATA_REPORT_FILE
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
@@ -30,8 +30,12 @@ def cmd_train(args: argparse.Namespace) -> dict:
     history = training.train(cfg, args.model_dir)
     last = {key: round(float(values[-1]), 4) for key, values in history.items()}
     report = json.loads((Path(args.model_dir) / DATA_REPORT_FILE).read_text(encoding="utf-8"))
+    best_file = Path(args.model_dir) / BEST_FILE  # the best epoch, and why training stopped
+    best = json.loads(best_file.read_text(encoding="utf-8")) if best_file.is_file() else {}
     return {"model_dir": args.model_dir, "train_pairs": report["train"]["pairs"],
-            "seconds": round(time.time() - start, 1), **last}
+            "seconds": round(time.time() - start, 1), **last,
+            **{f"best_{k}": v for k, v in best.items() if k != "stopped"},
+            "stopped": best.get("stopped", "the configured epochs are done")}
 
 
 def cmd_vocab(args: argparse.Namespace) -> dict:

@@ -18,6 +18,7 @@ from keras_s2s.config.sections import (
     ConfigError,
     DataConfig,
     DecodeConfig,
+    KeepBest,
     LossKind,
     LSTMKind,
     ModelConfig,
@@ -32,6 +33,6 @@ from keras_s2s.config.sections import (
 )
 
 __all__ = ["PRESETS", "AttentionKind", "Config", "ConfigError", "DataConfig", "DecodeConfig",
-           "LSTMKind", "LossKind", "ModelConfig", "OnBadLine", "Optimizer", "Precision",
+           "KeepBest", "LSTMKind", "LossKind", "ModelConfig", "OnBadLine", "Optimizer", "Precision",
            "Schedule", "Strategy", "TokenizerKind", "TrainConfig", "choices_of", "deep_update",
            "from_dict", "load_yaml", "parse_override", "positive", "resolve", "save", "validate"]

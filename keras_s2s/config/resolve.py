@@ -105,6 +105,8 @@ def _check_together(cfg: Config) -> None:
     """Keys that only make sense together: the first broken rule is the error."""
     model, train, data = cfg.model, cfg.train, cfg.data
     rules = [
+        (train.keep_best == "bleu" and not train.validate_bleu, "train.keep_best",
+         "bleu needs train.validate_bleu: true (and validation data)"),
         (not 0.0 <= data.word_dropout < 1.0, "data.word_dropout",
          f"is a probability in [0, 1); received: {data.word_dropout}"),
         (train.average_last > max(train.keep_epoch_weights, 0), "train.average_last", "averages "

@@ -13,7 +13,8 @@ LSTMKind = Literal["fast", "keras"]
 AttentionKind = Literal["none", "dot", "general", "concat"]
 Optimizer = Literal["adam", "sgd"]
 LossKind = Literal["token_mean", "sentence_sum"]
-Schedule = Literal["constant", "paper"]
+Schedule = Literal["constant", "paper", "plateau"]
+KeepBest = Literal["perplexity", "bleu"]
 Strategy = Literal["auto", "mirrored", "multi-worker", "one-device"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
@@ -93,6 +94,9 @@ class TrainConfig:
     schedule: Schedule = "constant"  # "paper": halve every decay_every epochs ...
     decay_start_epoch: float = 5.0  # ... from this epoch on
     decay_every: float = 0.5
+    # "plateau": halve when the keep_best metric has not improved for plateau_patience epochs
+    plateau_patience: int = positive(1)
+    min_learning_rate: float = 1e-5  # the plateau schedule's floor
     clip_norm: float = 5.0  # g ← clip·g/‖g‖ when the global norm of the summed gradient exceeds it
     loss: LossKind = "token_mean"  # "sentence_sum": the paper (sum per sentence / batch)
     label_smoothing: float = 0.0
@@ -102,6 +106,10 @@ class TrainConfig:
     jit_compile: bool = False  # XLA-compile the train step (one compilation per batch shape)
     keep_epoch_weights: int = 5  # weights after each of the last N epochs, in epochs/ (averaging)
     average_last: int = 0  # >0: the final weights are the mean of the last N epochs' weights
+    validate_bleu: bool = False  # decode the validation set after each epoch: val_bleu
+    validate_beam: int = positive(1)  # its search: 1 greedy, k a beam of k
+    keep_best: KeepBest = "perplexity"  # which validation metric picks best.weights.h5
+    early_stopping_patience: int = 0  # >0: stop after N epochs without a better keep_best
 
 
 @dataclasses.dataclass(frozen=True)

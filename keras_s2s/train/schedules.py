@@ -42,8 +42,9 @@ class StepDecayByEpoch(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def learning_rate(cfg: TrainConfig, steps_per_epoch: int | None):
-    """A float for a constant rate, or the schedule the config names."""
-    if cfg.schedule == "constant":
+    """A float for a constant rate (also the start of `plateau`, which the trainer lowers
+    between epochs), or the schedule the config names."""
+    if cfg.schedule in ("constant", "plateau"):
         return cfg.learning_rate
     if not steps_per_epoch:
         raise ValueError("The 'paper' schedule needs the number of batches per epoch.")

@@ -13,15 +13,28 @@ import keras
 import tensorflow as tf
 
 from keras_s2s.config import TrainConfig
-from keras_s2s.constants import LOG_DIR, WEIGHTS_FILE
+from keras_s2s.constants import BEST_FILE, LOG_DIR, WEIGHTS_FILE
 from keras_s2s.train.callbacks import Position, StepCheckpoint, StopAtEpochEnd, load_position
-from keras_s2s.train.epoch_weights import EpochWeights, average_weights, select_epochs
+from keras_s2s.train.epoch_weights import (
+    EpochWeights,
+    average_weights,
+    select_epochs,
+    validation_history,
+)
 from keras_s2s.train.losses import Perplexity, SequenceLoss, TokenAccuracy
 from keras_s2s.train.optimizers import make_optimizer
 from keras_s2s.train.schedules import learning_rate
+from keras_s2s.train.selection import (
+    Metric,
+    ScoreFn,
+    ValidationBleu,
+    best_epoch,
+    plateau_rate,
+    selection_metric,
+    stop_reason,
+)
 
 BEST_WEIGHTS_FILE = "best.weights.h5"
-BEST_FILE = "best.json"
 LAST_WEIGHTS_FILE = "last.weights.h5"  # the last epoch's own weights when averaging
 EpochData = Callable[[int], tf.data.Dataset]
 
@@ -39,13 +52,13 @@ def compile_model(model: keras.Model, cfg: TrainConfig,
     return model
 
 
-def _best_checkpoint(model_dir: Path, monitor: str) -> keras.callbacks.ModelCheckpoint:
-    """Keeps the weights with the lowest `monitor`, remembering the best across restarts."""
+def _best_checkpoint(model_dir: Path, metric: Metric) -> keras.callbacks.ModelCheckpoint:
+    """Keeps the weights with the best `metric`, remembering the best across restarts."""
     best_file = model_dir / BEST_FILE
     best = json.loads(best_file.read_text())["value"] if best_file.is_file() else None
     return keras.callbacks.ModelCheckpoint(
-        str(model_dir / BEST_WEIGHTS_FILE), monitor=monitor, mode="min", save_best_only=True,
-        save_weights_only=True, initial_value_threshold=best)
+        str(model_dir / BEST_WEIGHTS_FILE), monitor=metric.name, mode=metric.mode,
+        save_best_only=True, save_weights_only=True, initial_value_threshold=best)
 
 
 def restore(model: keras.Model, model_dir: Path) -> Position:
@@ -60,9 +73,49 @@ def restore(model: keras.Model, model_dir: Path) -> Position:
     return position
 
 
+Callbacks = tuple[StepCheckpoint, keras.callbacks.ModelCheckpoint, list]
+
+
+def _callbacks(model_dir: Path, cfg: TrainConfig, metric: Metric,
+               score: ScoreFn | None) -> Callbacks:
+    """The step checkpoint, the best-weights checkpoint, and every callback of an epoch in
+    order: validation BLEU first, so all the others see it in the epoch's logs."""
+    checkpoint = StepCheckpoint(model_dir, cfg.checkpoint_every)
+    best = _best_checkpoint(model_dir, metric)
+    callbacks = [ValidationBleu(score)] if score is not None else []
+    callbacks += [checkpoint, best, EpochWeights(model_dir, cfg.keep_epoch_weights),
+                  StopAtEpochEnd(), keras.callbacks.TensorBoard(str(model_dir / LOG_DIR)),
+                  keras.callbacks.CSVLogger(str(model_dir / LOG_DIR / "history.csv"),
+                                            append=True)]
+    return checkpoint, best, callbacks
+
+
+def _before_epoch(model: keras.Model, model_dir: Path, cfg: TrainConfig,
+                  metric: Metric) -> str | None:
+    """From the logged history: why to stop now (early stopping), or None; and for the
+    `plateau` schedule, the learning rate of the coming epoch."""
+    logged = validation_history(model_dir)
+    if cfg.schedule == "plateau":
+        model.optimizer.learning_rate.assign(plateau_rate(logged, metric, cfg))
+    return stop_reason(logged, metric, cfg.early_stopping_patience)
+
+
+def _record_best(model_dir: Path, best: keras.callbacks.ModelCheckpoint, metric: Metric,
+                 stopped: str | None) -> None:
+    """`best.json`: the best value and epoch of the selection metric, and why training
+    stopped early (if it did)."""
+    if best.best is None or not math.isfinite(best.best):
+        return
+    record = {"value": float(best.best), "metric": metric.name,
+              "epoch": best_epoch(validation_history(model_dir), metric)}
+    if stopped:
+        record["stopped"] = stopped
+    (model_dir / BEST_FILE).write_text(json.dumps(record))
+
+
 def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | None,
         cfg: TrainConfig, model_dir: str | Path, steps_per_epoch: int | None = None,
-        verbose: int | str = "auto") -> dict:
+        verbose: int | str = "auto", score: ScoreFn | None = None) -> dict:
     """Trains a compiled model, one `model.fit` call per epoch, resuming where a run stopped.
 
     Every epoch gets its own deterministic dataset (`epoch_data(epoch)`), so a resumed run
@@ -77,6 +130,7 @@ def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | N
         model_dir: the run directory (checkpoints, best weights, logs).
         steps_per_epoch: batches per epoch; needed when `cfg.epochs` has a fraction.
         verbose: Keras verbosity (progress bar by default).
+        score: the model → validation BLEU (`train.validate_bleu`), logged as `val_bleu`.
 
     Returns:
         The history of this call: per-epoch lists of loss and metrics.
@@ -92,16 +146,17 @@ def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | N
     if position != Position(0, 0):
         print(f"resuming from the checkpoint in {model_dir}: epoch {position.epoch + 1}, "
               f"after step {position.step} of it", file=sys.stderr)
-    checkpoint = StepCheckpoint(model_dir, cfg.checkpoint_every)
-    best = _best_checkpoint(model_dir, "val_perplexity" if valid_ds is not None else "perplexity")
-    callbacks = [checkpoint, best, EpochWeights(model_dir, cfg.keep_epoch_weights),
-                 StopAtEpochEnd(),
-                 keras.callbacks.TensorBoard(str(model_dir / LOG_DIR)),
-                 keras.callbacks.CSVLogger(str(model_dir / LOG_DIR / "history.csv"), append=True)]
+    metric = selection_metric(cfg, valid_ds is not None)
+    checkpoint, best, callbacks = _callbacks(model_dir, cfg, metric, score)
     # Bucketed datasets have unknown cardinality; Keras warns at the end of each epoch.
     warnings.filterwarnings("ignore", message="Your input ran out of data")
     history: dict[str, list] = {}
+    stopped = None
     for epoch in range(position.epoch, math.ceil(cfg.epochs)):
+        stopped = _before_epoch(model, model_dir, cfg, metric)
+        if stopped:
+            print(f"stopped before epoch {epoch + 1}: {stopped}", file=sys.stderr)
+            break
         batches = epoch_data(epoch)
         if cfg.epochs - epoch < 1:  # the paper's 7.5 epochs: half of the last one
             if not steps_per_epoch:
@@ -119,8 +174,8 @@ def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | N
                 "train.learning_rate or set train.clip_norm (e.g. --set train.clip_norm=5).")
         for key, values in logs.items():
             history.setdefault(key, []).extend(values)
-        if best.best is not None and math.isfinite(best.best):
-            (model_dir / BEST_FILE).write_text(json.dumps({"value": float(best.best)}))
+        _record_best(model_dir, best, metric, None)
+    _record_best(model_dir, best, metric, stopped)
     _save_final(model, cfg, model_dir)
     return history
 
