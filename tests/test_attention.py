@@ -184,3 +184,35 @@ def test_align_draws_a_heatmap_from_a_run_or_an_export(attention_run, tiny_run, 
     code, _, err = run_cli(capsys, ["align", "--model-dir", str(tiny_run), "--out",
                                     str(tmp_path / "none.png"), "12"])
     assert code == 2 and "has no attention" in err and not (tmp_path / "none.png").exists()
+
+
+def test_alignments_and_align_over_grpc_and_rest(attention_run, tmp_path, capsys):
+    import json
+    import urllib.request
+
+    from conftest import run_cli
+
+    from keras_s2s.driver import ServerBackend
+    from serving.server import Server
+
+    translator = runs.load_translator(attention_run)
+    export_saved_model(translator, tmp_path, "att")
+    server = Server(str(tmp_path), "att", port=0, rest_port=0, poll_seconds=0.2)
+    try:
+        local = Driver(TranslatorBackend(translator)).nbest(TEXTS, 2, 3)
+        remote = Driver(ServerBackend(f"127.0.0.1:{server.port}", "att")).nbest(TEXTS, 2, 3)
+        assert [[h.alignment for h in hyps] for hyps in remote] == \
+            [[h.alignment for h in hyps] for hyps in local]
+        body = json.dumps({"signature_name": "translate_nbest", "inputs": {
+            "text": ["45 678"], "beam_size": 3, "n_best": 1}}).encode()
+        url = f"http://127.0.0.1:{server.rest_port}/v1/models/att:predict"
+        with urllib.request.urlopen(urllib.request.Request(url, body), timeout=60) as reply:
+            outputs = json.loads(reply.read())["outputs"]
+        assert outputs["alignments"][0][0][:len(local[3][0].alignment)] == \
+            list(local[3][0].alignment)
+        out = tmp_path / "server.png"
+        code, _, err = run_cli(capsys, ["align", "--server", f"127.0.0.1:{server.port}",
+                                        "--model-name", "att", "--out", str(out), "45 678"])
+        assert code == 0 and out.is_file(), err
+    finally:
+        server.stop()

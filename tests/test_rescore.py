@@ -44,3 +44,9 @@ def test_rescore_refuses_lists_that_do_not_line_up():
         rescore([[("a", 0.0)], [("b", 0.0)]], [[0.0]])
     with pytest.raises(ValueError):
         rescore([[("a", 0.0), ("b", 0.0)]], [[0.0]])  # one score missing in a list
+
+
+def test_read_nbest_skips_the_alignment_field_of_attention_models(tmp_path):
+    path = _write(tmp_path, "0 ||| un chat ||| -1.25 ||| 0-0 1-1\n"
+                            "0 ||| le chat ||| -2.5 ||| 0-0 2-1\n")
+    assert read_nbest(path) == [[("un chat", -1.25), ("le chat", -2.5)]]
