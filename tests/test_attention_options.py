@@ -119,3 +119,22 @@ def test_input_feeding_tied_run_decodes_scores_exports_and_converts(feeding_run,
     greedy = load_saved_model(path).signatures["translate_greedy"](text=tf.constant(texts))
     assert [lite.translate([t])[0] for t in texts] == \
         [t.decode() for t in greedy["translation"].numpy()]
+
+
+def test_tied_matrix_learns_from_both_ends_and_round_trips_its_config():
+    from keras_s2s.model.tied_embedding import TiedEmbedding
+
+    cfg = resolve("tiny", overrides=["model.tie_embeddings=true"]).model
+    grads = {}
+    for tied in (True, False):
+        model = build_seq2seq(dataclasses.replace(cfg, tie_embeddings=tied), 12, 13)
+        matrix = model.get_layer("decoder_embedding").embeddings
+        with tf.GradientTape() as tape:
+            logits = model({"source": SRC, "target_in": TGT_IN})
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                tf.constant(TGT_IN), logits))
+        grads[tied] = tf.convert_to_tensor(tape.gradient(loss, matrix)).numpy()  # [V, E]
+    unused = 12  # a token no decoder input holds: only the projection can reach its row
+    assert np.abs(grads[True][unused]).sum() > 0 and np.abs(grads[False][unused]).sum() == 0
+    again = TiedEmbedding.from_config(TiedEmbedding(13, 16, 32).get_config())
+    assert (again.vocab_size, again.embedding_dim, again.input_dim) == (13, 16, 32)
