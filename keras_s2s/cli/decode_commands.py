@@ -38,7 +38,8 @@ def check_backend_flags(args: argparse.Namespace) -> None:
         raise ValueError("--length-penalty works with --model-dir only: an export's length "
                          "penalty is fixed when it is exported (`keras-s2s export "
                          "--length-penalty A`).")
-    if args.replace_unk and args.server:
+    replace_unk = getattr(args, "replace_unk", None)
+    if replace_unk and args.server:
         raise ValueError("--replace-unk cannot be switched on per request: a served model "
                          "replaces <unk> if it was exported with `keras-s2s export "
                          "--replace-unk`.")
@@ -54,7 +55,7 @@ def open_driver(args: argparse.Namespace):
         backend = TranslatorBackend(translator_from_args(args))
     elif args.saved_model:
         backend = SavedModelBackend(args.saved_model)
-        if args.replace_unk and not backend.replaces_unk:
+        if getattr(args, "replace_unk", None) and not backend.replaces_unk:
             raise ValueError(f"{args.saved_model} was exported without --replace-unk; "
                              "re-export it with `keras-s2s export --replace-unk`.")
     else:
@@ -173,13 +174,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(Moses format 'i ||| hypothesis ||| score')")
 
     p = command(sub, "score", "log p(target | source) of given sentence pairs", cmd_score)
-    backend_flags(p)
+    backend_flags(p, translates=False)
     p.add_argument("--src", required=True, help="source sentences")
     p.add_argument("--tgt", required=True, help="target sentences, line-aligned with --src")
 
     p = command(sub, "rescore", "re-rank a Moses n-best list with the model (paper §3.3)",
                 cmd_rescore)
-    backend_flags(p)
+    backend_flags(p, translates=False)
     p.add_argument("--src", required=True, help="the source sentences")
     p.add_argument("--nbest", required=True, help="'i ||| hypothesis ||| score' lines")
     p.add_argument("--weight", type=float, default=0.5, help="share of the n-best's own score")

@@ -98,10 +98,13 @@ def replace_unk_flag(parser: argparse.ArgumentParser) -> None:
                              "each <unk> (an export does so if exported with this flag)")
 
 
-def backend_flags(parser: argparse.ArgumentParser, batch_size: int = 64) -> None:
-    """The model to decode with, one of three back ends, and how to batch."""
+def backend_flags(parser: argparse.ArgumentParser, batch_size: int = 64,
+                  translates: bool = True) -> None:
+    """The model to decode with, one of three back ends, and how to batch (and for commands
+    that print translations, `--replace-unk`)."""
     search_flags(parser)
-    replace_unk_flag(parser)
+    if translates:
+        replace_unk_flag(parser)
     parser.add_argument("--saved-model", help="an exported SavedModel (version folder or base)")
     parser.add_argument("--server", metavar="HOST:PORT", help="TF Serving's gRPC address")
     parser.add_argument("--model-name", default="keras_s2s", help="the served model's name")
