@@ -49,9 +49,11 @@ class Experiment:
         the config has attention: the same model otherwise, for the bottleneck comparison.
         """
         name = f"{'reversed' if reverse else 'forward'}_{index}"
-        model: dict = {}
+        twin: dict = {}
         if not attention and self.cfg.model.attention != "none":
-            name, model = f"{name}_no_attention", {"attention": "none", "input_feeding": False}
+            name = f"{name}_no_attention"
+            twin = {"model": {"attention": "none", "input_feeding": False},
+                    "decode": {"replace_unk": False}}
         run = self.dir / "models" / name
         if (run / WEIGHTS_FILE).is_file():
             return run
@@ -61,8 +63,8 @@ class Experiment:
             run.mkdir(parents=True, exist_ok=True)
             for vocab in list(first.glob("*.vocab")) + list(first.glob("*.spm.model")):
                 shutil.copyfile(vocab, run / vocab.name)
-        cfg = resolve(overrides=[self.cfg.to_dict(), {"seed": self.cfg.seed + index, "model": model,
-                                                      "data": {"reverse_source": reverse}}])
+        cfg = resolve(overrides=[self.cfg.to_dict(), twin, {
+            "seed": self.cfg.seed + index, "data": {"reverse_source": reverse}}])
         self.log(f"training {run.name} (seed {cfg.seed}, reverse_source={reverse}, attention "
                  f"{cfg.model.attention})")
         training.train(cfg, run, verbose=self.verbose)
