@@ -101,9 +101,13 @@ def load_config(model_dir: str | Path) -> Config:
 
 def build_model(model_dir: str | Path) -> keras.Model:
     """A run's model as its config builds it (fresh weights), with its vocabulary sizes."""
+    return _build(model_dir)[1]
+
+
+def _build(model_dir: str | Path) -> tuple[Config, keras.Model, Tokenizer, Tokenizer]:
     cfg = load_config(model_dir)
     src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
-    return build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
+    return cfg, build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size), src_tok, tgt_tok
 
 
 def save_run_copy(model_dir: str | Path, out: str | Path, model: keras.Model) -> None:
@@ -132,13 +136,11 @@ def load_model(model_dir: str | Path) -> tuple[Config, keras.Model, Tokenizer, T
         `(config, model, src_tokenizer, tgt_tokenizer)`.
     """
     model_dir = Path(model_dir)
-    cfg = load_config(model_dir)
-    src_tok, tgt_tok = load_tokenizers(cfg, model_dir)
+    cfg, model, src_tok, tgt_tok = _build(model_dir)
     weights = model_dir / WEIGHTS_FILE
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} is missing: the run in {model_dir} has not "
                                 "finished training. Rerun the same `keras-s2s train` to resume.")
-    model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
     model.load_weights(str(weights))
     return cfg, model, src_tok, tgt_tok
 

@@ -12,6 +12,15 @@ from keras_s2s.config import resolve  # noqa: E402
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 
+def train_tiny(tmp_path_factory, name: str, *overrides: str):
+    """A run directory `name` holding a `tiny` model trained with `overrides`; returns
+    `(run directory, config)`."""
+    cfg = resolve("tiny", overrides=list(overrides))
+    run = tmp_path_factory.mktemp(name)
+    training.train(cfg, run, verbose=0)
+    return run, cfg
+
+
 @pytest.fixture(scope="session")
 def tiny_config():
     return resolve("tiny", overrides=["data.task_size=1500", "train.epochs=1"])

@@ -5,8 +5,9 @@ import dataclasses
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import train_tiny
 
-from keras_s2s import runs, training
+from keras_s2s import runs
 from keras_s2s.config import ConfigError, resolve
 from keras_s2s.driver import Driver, SavedModelBackend, TranslatorBackend
 from keras_s2s.export.saved_model import export_saved_model, load_saved_model
@@ -45,10 +46,8 @@ def test_attention_is_a_strict_config_choice():
 
 @pytest.fixture(scope="module")
 def attention_run(tmp_path_factory):
-    cfg = resolve("tiny", overrides=["data.task_size=1500", "model.attention=general"])
-    run = tmp_path_factory.mktemp("attention_run")
-    training.train(cfg, run, verbose=0)
-    return run
+    return train_tiny(tmp_path_factory, "attention_run", "data.task_size=1500",
+                      "model.attention=general")[0]
 
 
 def test_search_scores_and_batches_agree(attention_run):

@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import train_tiny
 
-from keras_s2s import runs, training
+from keras_s2s import runs
 from keras_s2s.config import ConfigError, resolve
 from keras_s2s.driver import Driver, SavedModelBackend, TranslatorBackend
 from keras_s2s.export.saved_model import export_saved_model, load_saved_model
@@ -91,12 +92,9 @@ def assert_same(got, expected):
 
 @pytest.fixture(scope="module")
 def feeding_run(tmp_path_factory):
-    cfg = resolve("tiny", overrides=["data.task_size=1500", "model.attention=concat",
-                                     "model.input_feeding=true", "model.dropout=0.1",
-                                     "model.tie_embeddings=true"])
-    run = tmp_path_factory.mktemp("feeding_run")
-    training.train(cfg, run, verbose=0)
-    return run
+    return train_tiny(tmp_path_factory, "feeding_run", "data.task_size=1500",
+                      "model.attention=concat", "model.input_feeding=true", "model.dropout=0.1",
+                      "model.tie_embeddings=true")[0]
 
 
 def test_input_feeding_tied_run_decodes_scores_exports_and_converts(feeding_run, tmp_path):

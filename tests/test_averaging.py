@@ -4,9 +4,9 @@
 import keras
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import run_cli, train_tiny
 
-from keras_s2s import runs, training
+from keras_s2s import runs
 from keras_s2s.config import ConfigError, resolve
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train.epoch_weights import (
@@ -36,11 +36,8 @@ def test_averaging_two_checkpoints_gives_their_element_wise_mean(tmp_path):
 
 @pytest.fixture(scope="module")
 def averaged_run(tmp_path_factory):
-    cfg = resolve("tiny", overrides=["data.task_size=1000", "train.epochs=3",
-                                     "train.keep_epoch_weights=2", "train.average_last=2"])
-    run = tmp_path_factory.mktemp("averaged_run")
-    training.train(cfg, run, verbose=0)
-    return run
+    return train_tiny(tmp_path_factory, "averaged_run", "data.task_size=1000", "train.epochs=3",
+                      "train.keep_epoch_weights=2", "train.average_last=2")[0]
 
 
 def test_training_keeps_the_last_epochs_and_averages_them(averaged_run):

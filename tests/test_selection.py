@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, train_tiny
 from test_resume import train_command
 
 from keras_s2s import training
@@ -43,12 +43,8 @@ def test_stopping_and_plateau_follow_the_logged_history():
 
 @pytest.fixture(scope="module")
 def bleu_run(tmp_path_factory):
-    cfg = resolve("tiny", overrides=["data.task_size=1500", "train.epochs=3",
-                                     "train.validate_bleu=true", "train.keep_best=bleu",
-                                     "train.precision=fp32"])
-    run = tmp_path_factory.mktemp("bleu_run")
-    training.train(cfg, run, verbose=0)
-    return run, cfg
+    return train_tiny(tmp_path_factory, "bleu_run", "data.task_size=1500", "train.epochs=3",
+                      "train.validate_bleu=true", "train.keep_best=bleu", "train.precision=fp32")
 
 
 def test_validation_bleu_is_logged_and_equals_evaluate(bleu_run, tmp_path, capsys):

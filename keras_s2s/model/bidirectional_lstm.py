@@ -7,6 +7,12 @@ import tensorflow as tf
 from keras import ops
 
 
+def lstm_units(layer: keras.layers.Layer) -> int:
+    """H of a recurrent layer: `FastLSTM` and Keras' LSTM say it, the peephole RNN's cell
+    does."""
+    return getattr(layer, "units", None) or layer.cell.units
+
+
 class BidirectionalLSTM(keras.layers.Layer):
     """Two LSTMs of `H/2` units, one reading the real tokens forwards and one backwards;
     outputs and final states are concatenated, so the layer has the interface of a one-way
@@ -51,6 +57,6 @@ class BidirectionalLSTM(keras.layers.Layer):
         return [mask, None, None]
 
     def compute_output_shape(self, input_shape):
-        units = 2 * (getattr(self.forward_layer, "units", None) or self.forward_layer.cell.units)
+        units = 2 * lstm_units(self.forward_layer)
         batch = input_shape[0]
         return [(batch, input_shape[1], units), (batch, units), (batch, units)]

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import keras
 import tensorflow as tf
 
-from keras_s2s.model.bidirectional_lstm import BidirectionalLSTM
+from keras_s2s.model.bidirectional_lstm import BidirectionalLSTM, lstm_units
 from keras_s2s.model.seq2seq import decoder_parts, num_layers, output_projection
 
 States = tuple[tf.Tensor, ...]
 
 
-def attention_layer(model: keras.Model):
-    """The model's `attention` layer, or None for the paper's model."""
-    return decoder_parts(model)[1]
-
-
-def search_state(model: keras.Model, layers: States, memory: tf.Tensor, mask: tf.Tensor):
-    """What a search carries for a model: the `(h_0, c_0, …)` tuple of the paper's model, or
-    for attention the dict `{"layers", "memory" [b, S, H], "mask" [b, S] bool,
-    "weights" [b, S] float32}` (the last step's attention, zeros before the first step) and,
-    with input feeding, `"feed"` `[b, H]` (`h̃` of the last step, zeros at first)."""
+def _state_maker(model: keras.Model) -> Callable[..., States | dict]:
+    """`make(layers, memory, mask)`: what a search carries for this model (its decoder
+    looked up once): the `(h_0, c_0, …)` tuple of the paper's model, or for attention the
+    dict `{"layers", "memory" [b, S, H], "mask" [b, S] bool, "weights" [b, S] float32}` (the
+    last step's attention, zeros before the first step) and, with input feeding, `"feed"`
+    `[b, H]` (`h̃` of the last step, zeros at first)."""
     _, attention, feeding = decoder_parts(model)
-    if attention is None:
+    return functools.partial(_search_state, attention is not None, feeding)
+
+
+def _search_state(attends: bool, feeding: bool, layers: States, memory: tf.Tensor,
+                  mask: tf.Tensor) -> States | dict:
+    if not attends:
         return tuple(layers)
     state = {"layers": tuple(layers), "memory": memory, "mask": mask,
              "weights": tf.zeros(tf.shape(mask), tf.float32)}
@@ -36,12 +38,13 @@ def search_state(model: keras.Model, layers: States, memory: tf.Tensor, mask: tf
 def make_encode(model: keras.Model) -> Callable[[tf.Tensor], States | dict]:
     """Returns `encode(src_ids [batch, src_len]) → (h_0, c_0, h_1, c_1, …)`, each `[batch, H]`.
 
-    With attention it returns the dict of `search_state`: the search carries the memory in
+    With attention it returns the dict of `_state_maker`: the search carries the memory in
     its state (every field batch-major, so beams tile and gather it like the LSTM states).
     The view shares the weights of `model`; layers are found by name, never by index.
     """
     embedding = model.get_layer("encoder_embedding")
     lstms = [model.get_layer(f"encoder_lstm_{i}") for i in range(num_layers(model))]
+    search_state = _state_maker(model)
 
     def encode(src_ids: tf.Tensor) -> States | dict:
         x = embedding(src_ids)  # [batch, src_len, E], with the padding mask attached
@@ -50,7 +53,7 @@ def make_encode(model: keras.Model) -> Callable[[tf.Tensor], States | dict]:
         for lstm in lstms:
             x, h, c = lstm(x, mask=mask, training=False)
             states += [h, c]
-        return search_state(model, states, x, mask)
+        return search_state(states, x, mask)
     return encode
 
 
@@ -106,13 +109,14 @@ def make_cell_encode(model: keras.Model) -> Callable[[tf.Tensor], States]:
         raise ValueError("The builtins-only TFLite export reads the source in one direction; "
                          "this run has model.bidirectional_encoder: true. Export it as a "
                          "SavedModel (`keras-s2s export`).")
+    search_state = _state_maker(model)
 
     def encode(src_ids: tf.Tensor):
         x = embedding(src_ids)  # [batch, src_len, E]
         mask = tf.not_equal(src_ids, 0)
         lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # [batch]
         batch, width = tf.shape(src_ids)[0], tf.shape(src_ids)[1]
-        units = [getattr(layer, "units", None) or layer.cell.units for layer in layers]
+        units = [lstm_units(layer) for layer in layers]
         init = tuple(tf.zeros([batch, n], tf.float32) for n in units for _ in ("h", "c"))
         memory = tf.zeros([batch, width, units[-1]], tf.float32)  # [batch, S, H]
 
@@ -132,5 +136,5 @@ def make_cell_encode(model: keras.Model) -> Callable[[tf.Tensor], States]:
         steps = tf.reduce_max(lengths)  # the longest sentence's length
         _, states, memory = tf.while_loop(lambda t, *_: t < steps, body,
                                           (tf.constant(0), init, memory))
-        return search_state(model, states, memory, mask)
+        return search_state(states, memory, mask)
     return encode

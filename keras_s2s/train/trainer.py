@@ -175,7 +175,8 @@ def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | N
         for key, values in logs.items():
             history.setdefault(key, []).extend(values)
         _record_best(model_dir, best, metric, None)
-    _record_best(model_dir, best, metric, stopped)
+    if stopped:
+        _record_best(model_dir, best, metric, stopped)
     _save_final(model, cfg, model_dir)
     return history
 
