@@ -1,12 +1,16 @@
-"""Step checkpoints for resuming a killed run exactly where it stopped, and NaN detection."""
+"""Step checkpoints for resuming a killed run exactly where it stopped, NaN detection, and
+Ctrl-C at batch boundaries."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 import keras
 
@@ -83,3 +87,38 @@ class StopAtEpochEnd(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.model.stop_training = True
+
+
+class CtrlC(keras.callbacks.Callback):
+    """Ctrl-C during `fit` takes effect at the next batch end, as a `KeyboardInterrupt`
+    raised in Python on the main thread.
+
+    Python's default handler raises the interrupt wherever the main thread happens to be,
+    which can be inside TensorFlow's input pipeline, where it may be swallowed (the run then
+    trains on) or leave threads that hold up the exit. Here the signal only sets a flag.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """The SIGINT handler for the duration of the block (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, self._request)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _request(self, signum, frame):
+        self.requested = True
+
+    def _check(self, *_, **__):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = _check

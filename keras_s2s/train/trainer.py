@@ -14,7 +14,13 @@ import tensorflow as tf
 
 from keras_s2s.config import TrainConfig
 from keras_s2s.constants import BEST_FILE, LOG_DIR, WEIGHTS_FILE
-from keras_s2s.train.callbacks import Position, StepCheckpoint, StopAtEpochEnd, load_position
+from keras_s2s.train.callbacks import (
+    CtrlC,
+    Position,
+    StepCheckpoint,
+    StopAtEpochEnd,
+    load_position,
+)
 from keras_s2s.train.epoch_weights import (
     EpochWeights,
     average_weights,
@@ -148,6 +154,7 @@ def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | N
               f"after step {position.step} of it", file=sys.stderr)
     metric = selection_metric(cfg, valid_ds is not None)
     checkpoint, best, callbacks = _callbacks(model_dir, cfg, metric, score)
+    ctrl_c = CtrlC()  # last: a due step checkpoint is written before the interrupt
     # Bucketed datasets have unknown cardinality; Keras warns at the end of each epoch.
     warnings.filterwarnings("ignore", message="Your input ran out of data")
     history: dict[str, list] = {}
@@ -164,9 +171,10 @@ def fit(model: keras.Model, epoch_data: EpochData, valid_ds: tf.data.Dataset | N
             batches = batches.take(round((cfg.epochs - epoch) * steps_per_epoch))
         done = position.step if epoch == position.epoch else 0
         checkpoint.position = Position(epoch, done)
-        logs = model.fit(batches.skip(done), validation_data=valid_ds,
-                         epochs=math.ceil(cfg.epochs), initial_epoch=epoch, shuffle=False,
-                         callbacks=callbacks, verbose=verbose).history
+        with ctrl_c.installed():
+            logs = model.fit(batches.skip(done), validation_data=valid_ds,
+                             epochs=math.ceil(cfg.epochs), initial_epoch=epoch, shuffle=False,
+                             callbacks=[*callbacks, ctrl_c], verbose=verbose).history
         if checkpoint.nan_position is not None:
             raise FloatingPointError(
                 f"Training stopped: the loss became NaN at epoch {epoch + 1}, step "
