@@ -63,3 +63,11 @@ def test_cli_reports_bad_key_and_exits_nonzero(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "model.hiden_dim" in err and "error" in err
     assert not list(tmp_path.iterdir())  # nothing was written for a rejected config
+
+
+@pytest.mark.parametrize("key", ["model.dropout", "train.label_smoothing", "data.word_dropout"])
+@pytest.mark.parametrize("value", ["1.0", "-0.1"])
+def test_probabilities_outside_0_1_are_refused_with_the_key(key, value):
+    with pytest.raises(ConfigError, match=f"'{key}' is a probability in \\[0, 1\\); "
+                                          f"received: {float(value)}"):
+        resolve(overrides=[f"{key}={value}"])

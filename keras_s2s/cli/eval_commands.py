@@ -56,6 +56,9 @@ def cmd_experiment(args: argparse.Namespace) -> dict:
     from keras_s2s.experiments.experiment import Experiment
     from keras_s2s.experiments.studies import run_study
 
+    if (args.steps is not None) != (args.study == "recipe"):
+        raise ValueError("--steps FILE goes with the recipe study and only with it; received "
+                         f"study {args.study!r} and --steps {args.steps!r}.")
     try:
         beams = [int(b) for b in args.beams.split(",")]
     except ValueError:
@@ -65,11 +68,12 @@ def cmd_experiment(args: argparse.Namespace) -> dict:
     pairs = held_out_pairs(args, cfg)
     experiment = Experiment(cfg, args.model_dir, pairs[:args.limit or None], args.beam_size or 5,
                             log=lambda text: print(text, file=sys.stderr))
-    return run_study(args.study, experiment, members=args.members, beams=beams)
+    return run_study(args.study, experiment, members=args.members, beams=beams,
+                     steps=args.steps)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from keras_s2s.experiments import STUDIES
+    from keras_s2s.experiments import SEARCHES, STUDIES
 
     p = command(sub, "evaluate", "BLEU (detokenized, tokenized), chrF, perplexity",
                 cmd_evaluate)
@@ -79,8 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ref", help="reference translations, line-aligned with --src")
 
     p = command(sub, "experiment", "the paper's studies: reverse, beam, rescore, length, pca "
-                "(or all); trains what they need", cmd_experiment)
-    p.add_argument("study", choices=STUDIES + ("all",))
+                "(or all), and the recipe search; trains what they need", cmd_experiment)
+    p.add_argument("study", choices=STUDIES + SEARCHES + ("all",))
     config_flags(p)
     run_dir_flag(p)
     p.add_argument("--src", help="test sources (default: the config's data.test_src, else the "
@@ -92,3 +96,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--members", type=positive_int, default=5,
                    help="ensemble size (seeds 0..N-1)")
     p.add_argument("--beams", default="1,2,5,12", help="beam sizes of the beam study")
+    p.add_argument("--steps", help="the recipe study's steps file (YAML: budget and a ladder "
+                   "of config changes)")

@@ -107,8 +107,10 @@ def _check_together(cfg: Config) -> None:
     rules = [
         (train.keep_best == "bleu" and not train.validate_bleu, "train.keep_best",
          "bleu needs train.validate_bleu: true (and validation data)"),
-        (not 0.0 <= data.word_dropout < 1.0, "data.word_dropout",
-         f"is a probability in [0, 1); received: {data.word_dropout}"),
+        *[(not 0.0 <= value < 1.0, key, f"is a probability in [0, 1); received: {value}")
+          for key, value in (("data.word_dropout", data.word_dropout),
+                             ("model.dropout", model.dropout),
+                             ("train.label_smoothing", train.label_smoothing))],
         (train.average_last > max(train.keep_epoch_weights, 0), "train.average_last", "averages "
          f"kept epoch weights: needs train.keep_epoch_weights >= {train.average_last}"),
         (cfg.decode.replace_unk and (model.attention == "none" or "sentencepiece" in (

@@ -1,4 +1,7 @@
 """The paper's studies (`keras-s2s experiment`): an `Experiment` of models trained on demand
-(`experiment`), the studies over it (`studies`) and their plots and tables (`figures`)."""
+(`experiment`), the studies over it (`studies`) and their plots and tables (`figures`), and
+the recipe search (`recipe_search`)."""
 
 STUDIES = ("reverse", "beam", "rescore", "length", "pca")
+# Not part of `all`: the recipe search needs its own steps file.
+SEARCHES = ("recipe",)

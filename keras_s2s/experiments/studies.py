@@ -13,7 +13,7 @@ from keras_s2s.constants import UNK_ID
 from keras_s2s.decode.rescore import rescore
 from keras_s2s.evaluation.evaluate import evaluate
 from keras_s2s.evaluation.metrics import bleu_signature
-from keras_s2s.experiments import STUDIES
+from keras_s2s.experiments import SEARCHES, STUDIES
 from keras_s2s.experiments.experiment import Experiment
 from keras_s2s.experiments.figures import pca_2d, plot_length, plot_pca
 
@@ -174,11 +174,14 @@ def study_pca(exp: Experiment, phrases: Sequence[tuple[int, str]] = PCA_PHRASES,
 
 def run_study(name: str, exp: Experiment, **options) -> dict:
     """Runs one study (or `all`) and returns its results."""
+    from keras_s2s.experiments.recipe_search import study_recipe
+
     studies = {"reverse": study_reverse, "beam": study_beam, "rescore": study_rescore,
-               "length": study_length, "pca": study_pca}
+               "length": study_length, "pca": study_pca, "recipe": study_recipe}
     if name == "all":
         return {study: studies[study](exp, **options) for study in STUDIES}
     if name not in studies:
-        raise ValueError(f"Unknown study {name!r}; choose one of {STUDIES + ('all',)}.")
+        raise ValueError(f"Unknown study {name!r}; choose one of "
+                         f"{STUDIES + SEARCHES + ('all',)}.")
     print(f"experiment {name}: {exp.dir}", file=sys.stderr)
     return studies[name](exp, **options)

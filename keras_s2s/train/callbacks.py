@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -80,6 +81,18 @@ class StepCheckpoint(keras.callbacks.Callback):
         for old in self.directory.glob("*.weights.h5"):
             if old.name != name:
                 old.unlink()
+
+
+class EpochTime(keras.callbacks.Callback):
+    """Puts the epoch's wall time in seconds (training, validation and validation BLEU, as
+    far as this process ran them) into its logs as `epoch_seconds`, for `history.csv`."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = round(time.monotonic() - self.start, 1)
 
 
 class StopAtEpochEnd(keras.callbacks.Callback):

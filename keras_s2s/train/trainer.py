@@ -16,6 +16,7 @@ from keras_s2s.config import TrainConfig
 from keras_s2s.constants import BEST_FILE, LOG_DIR, WEIGHTS_FILE
 from keras_s2s.train.callbacks import (
     CtrlC,
+    EpochTime,
     Position,
     StepCheckpoint,
     StopAtEpochEnd,
@@ -85,11 +86,12 @@ Callbacks = tuple[StepCheckpoint, keras.callbacks.ModelCheckpoint, list]
 def _callbacks(model_dir: Path, cfg: TrainConfig, metric: Metric,
                score: ScoreFn | None) -> Callbacks:
     """The step checkpoint, the best-weights checkpoint, and every callback of an epoch in
-    order: validation BLEU first, so all the others see it in the epoch's logs."""
+    order: validation BLEU first, so all the others see it in the epoch's logs (and its time
+    is part of `epoch_seconds`)."""
     checkpoint = StepCheckpoint(model_dir, cfg.checkpoint_every)
     best = _best_checkpoint(model_dir, metric)
     callbacks = [ValidationBleu(score)] if score is not None else []
-    callbacks += [checkpoint, best, EpochWeights(model_dir, cfg.keep_epoch_weights),
+    callbacks += [EpochTime(), checkpoint, best, EpochWeights(model_dir, cfg.keep_epoch_weights),
                   StopAtEpochEnd(), keras.callbacks.TensorBoard(str(model_dir / LOG_DIR)),
                   keras.callbacks.CSVLogger(str(model_dir / LOG_DIR / "history.csv"),
                                             append=True)]
