@@ -2,7 +2,9 @@
 
 import json
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_s2s import cli
 from keras_s2s.export.saved_model import served_names, write_server_configs
@@ -44,11 +46,23 @@ def test_info_counts_parameters_of_a_preset(capsys):
 def test_export_tflite_command_and_the_shared_route(tiny_run, tmp_path, capsys):
     out = tmp_path / "m.tflite"
     figures, _ = _figures(capsys, ["export-tflite", "--model-dir", str(tiny_run), "--out",
-                                   str(out), "--max-src-len", "8", "--beam-size", "2"])
+                                   str(out), "--max-src-len", "8", "--beam-size", "2",
+                                   "--length-penalty", "0.6"])
     assert figures["bytes"] == out.stat().st_size and figures["beam_size"] == 2
     meta = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    assert meta["length_penalty"] == 0.6  # honoured, as by translate and export
     assert meta["max_src_len"] == 8 and meta["vocab_files"] == {"src": "src.vocab",
                                                                 "tgt": "tgt.vocab"}
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_the_tflite_beam_scores_with_the_length_penalty_given(tiny_run, alpha):
+    from keras_s2s import runs
+
+    decoder = runs.load_tflite_decoder(tiny_run, 8, 2, length_penalty=alpha)
+    out = decoder.beam(tf.constant([[5, 6, 7, 0, 0, 0, 0, 0]], tf.int32))
+    normalised = not np.allclose(out["scores"].numpy(), out["log_probs"].numpy())
+    assert decoder.length_penalty == alpha and normalised == (alpha > 0)
 
 
 def test_export_tflite_needs_a_decoder_built_from_a_run(tiny_run):

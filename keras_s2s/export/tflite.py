@@ -73,6 +73,11 @@ class TFLiteDecoder(tf.Module):
         self.greedy = tf.function(greedy, input_signature=[spec])
         self.beam = tf.function(beam, input_signature=[spec])
 
+    @property
+    def length_penalty(self) -> float:
+        """The `beam` signature's GNMT alpha (0: the paper's plain log-probability)."""
+        return self._decode.length_penalty
+
     def source_ids(self, ids: tf.Tensor) -> tf.Tensor:
         """`[b, S]` reading order → `[b, S + 1]` (reversed) tokens + `</s>`, then `<pad>`."""
         lengths = tf.reduce_sum(tf.cast(tf.not_equal(ids, PAD_ID), tf.int32), axis=1)
@@ -97,7 +102,7 @@ class TFLiteDecoder(tf.Module):
         src = self.source_ids(src_ids)
         ids, scores, log_probs, _ = beam_search(
             self._encode, self._step, src, self._limits(src), self.beam_size, self.beam_size,
-            self._decode.length_penalty, buffer_len=self.max_tgt_len)
+            self.length_penalty, buffer_len=self.max_tgt_len)
         return {OUTPUT_IDS: ids, "scores": scores, OUTPUT_LOG_PROBS: log_probs}
 
 
@@ -168,7 +173,8 @@ def write_bundle(out: str | Path, flatbuffer: bytes, decoder: TFLiteDecoder,
                                    "scores": "[batch, beam_size]",
                                    OUTPUT_LOG_PROBS: "[batch, beam_size]"}}},
         "max_src_len": decoder.max_src_len, "max_tgt_len": decoder.max_tgt_len,
-        "beam_size": decoder.beam_size, "batch": decoder.batch,
+        "beam_size": decoder.beam_size, "length_penalty": decoder.length_penalty,
+        "batch": decoder.batch,
         "source_reversed_inside_model": decoder.reverse_source,
         "input": "source ids in reading order, right-padded with <pad> (0), without </s>; "
                  "a longer sentence must be cut to max_src_len by the caller",
