@@ -4,7 +4,6 @@ TFLite decoder) built from one run or an ensemble of runs. Training fills one (`
 from __future__ import annotations
 
 import dataclasses
-
 import shutil
 from pathlib import Path
 from typing import Sequence

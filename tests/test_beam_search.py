@@ -57,8 +57,8 @@ def test_wide_beam_finds_the_brute_force_optimum(options):
                     continue  # ends at its first </s>, or is cut at the limit
                 candidates.append((sequence_log_prob(encode, step, SRC[row], seq), seq))
         best_lp, best_seq = max(candidates)
-        ids, _, log_probs, _ = beam_search(encode, step, SRC[row:row + 1],
-                                           tf.constant([limit]), beam_size=16, n_best=1)
+        ids, _, log_probs, _, _ = beam_search(encode, step, SRC[row:row + 1],
+                                              tf.constant([limit]), beam_size=16, n_best=1)
         got = [t for t in ids[0, 0].numpy().tolist() if t != PAD_ID]
         assert got == list(best_seq)
         assert float(log_probs[0, 0]) == pytest.approx(best_lp, abs=1e-4)
@@ -67,30 +67,41 @@ def test_wide_beam_finds_the_brute_force_optimum(options):
 def test_beam_one_equals_greedy():
     encode, step = model_fns(scale=0.5)
     limits = tf.constant([6, 4])
-    greedy_ids, greedy_lp, _ = greedy_search(encode, step, SRC, limits)
-    ids, _, log_probs, _ = beam_search(encode, step, SRC, limits, beam_size=1, n_best=1)
+    greedy = greedy_search(encode, step, SRC, limits)
+    greedy_ids, greedy_lp = greedy.ids[:, 0], greedy.log_probs[:, 0]
+    ids, _, log_probs, _, _ = beam_search(encode, step, SRC, limits, beam_size=1, n_best=1)
     width = greedy_ids.shape[1]
     np.testing.assert_array_equal(ids[:, 0, :width], greedy_ids)
     assert (ids[:, 0, width:].numpy() == PAD_ID).all()
     np.testing.assert_allclose(log_probs[:, 0], greedy_lp, atol=1e-5)
 
 
-def test_nbest_sorted_and_scores_match_scoring():
-    encode, step = model_fns(scale=0.5)
-    ids, scores, log_probs, _ = beam_search(encode, step, SRC, tf.constant([6, 5]),
-                                            beam_size=4, n_best=3)
-    assert ids.shape[:2] == (2, 3)
+@pytest.mark.parametrize("options", ATTENTION_OPTIONS[:2], ids=["paper", "attention"])
+def test_nbest_sorted_and_scores_match_scoring(options):
+    encode, step = model_fns(scale=0.5, options=options)
+    ids, scores, log_probs, token_lps, _ = beam_search(encode, step, SRC, tf.constant([6, 5]),
+                                                       beam_size=4, n_best=3)
+    assert ids.shape[:2] == (2, 3) and token_lps.shape == ids.shape
     assert (np.diff(scores.numpy(), axis=1) <= 1e-6).all()  # best first
     for n in range(3):
         rescored = score_targets(encode, step, SRC, ids[:, n])
         np.testing.assert_allclose(rescored, log_probs[:, n], atol=1e-4)
+    # Each token's own log-probability: they sum to the hypothesis's, 0 after its end.
+    np.testing.assert_allclose(token_lps.numpy().sum(axis=2), log_probs, atol=1e-4)
+    assert (token_lps.numpy()[ids.numpy() == PAD_ID] == 0).all()
+    row, seq = 1, [t for t in ids[1, 2].numpy().tolist() if t != PAD_ID]
+    for i in range(len(seq)):
+        prefix = sequence_log_prob(encode, step, SRC[row], seq[:i + 1]) - \
+            sequence_log_prob(encode, step, SRC[row], seq[:i])
+        assert float(token_lps[row, 2, i]) == pytest.approx(prefix, abs=1e-4)
 
 
 def test_length_penalty_is_gnmt():
     encode, step = model_fns(scale=0.5)
-    _, plain, lp0, _ = beam_search(encode, step, SRC, tf.constant([6, 6]), 4, 3, alpha=0.0)
+    _, plain, lp0, _, _ = beam_search(encode, step, SRC, tf.constant([6, 6]), 4, 3, alpha=0.0)
     np.testing.assert_allclose(plain, lp0)  # alpha = 0: the score is the log-probability
-    ids, penalised, lps, _ = beam_search(encode, step, SRC, tf.constant([6, 6]), 4, 3, alpha=0.8)
+    ids, penalised, lps, _, _ = beam_search(encode, step, SRC, tf.constant([6, 6]), 4, 3,
+                                            alpha=0.8)
     lengths = (ids.numpy() != PAD_ID).sum(axis=2)
     np.testing.assert_allclose(penalised, lps / ((5 + lengths) / 6) ** 0.8, rtol=1e-5)
 

@@ -87,6 +87,22 @@ def test_nbest_score_rescore_and_bench_decode(tiny_run, tmp_path, capsys):
                      str(nbest), "--weight", "0"]) == 0  # model score only: beam's best wins
     assert capsys.readouterr().out.splitlines() == [lines[0].split(" ||| ")[1],
                                                     lines[3].split(" ||| ")[1]]
+    assert cli.main(["translate", "--model-dir", str(tiny_run), "--input", src,
+                     "--n-best", "2", "--beam-size", "4", "--token-scores"]) == 0
+    scored = capsys.readouterr().out.strip().splitlines()
+    for line in scored:  # the run has no length penalty: the score is the log-probability
+        _, text, score, tokens = line.split(" ||| ")
+        pairs = [token.rsplit("|", 1) for token in tokens.split()]
+        assert pairs[-1][0] == "</s>" and "".join(p for p, _ in pairs[:-1]) == \
+            text.replace(" ", "")
+        assert sum(float(lp) for _, lp in pairs) == pytest.approx(float(score), abs=2e-3)
+    nbest.write_text("\n".join(scored) + "\n", encoding="utf-8")
+    assert cli.main(["rescore", "--model-dir", str(tiny_run), "--src", src, "--nbest",
+                     str(nbest), "--weight", "0"]) == 0  # the extra field is skipped
+    assert capsys.readouterr().out.splitlines()[0] == lines[0].split(" ||| ")[1]
+    assert cli.main(["translate", "--model-dir", str(tiny_run), "--input", src,
+                     "--token-scores"]) == 2
+    assert "add --n-best N" in capsys.readouterr().err
     bad = tmp_path / "bad.txt"
     bad.write_text("not an n-best line\n", encoding="utf-8")
     assert cli.main(["rescore", "--model-dir", str(tiny_run), "--src", src, "--nbest",

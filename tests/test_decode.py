@@ -28,10 +28,13 @@ def scripted(plan):
 def test_greedy_follows_the_step_function_and_stops_at_eos():
     encode, step = scripted([[4, 5, EOS_ID, 6, 6], [6, EOS_ID, 4, 4, 4]])
     src = tf.constant([[4, EOS_ID], [5, EOS_ID]])
-    ids, score, _ = tf.function(greedy_search, autograph=False)(
-        encode, step, src, tf.constant([10, 10]))
-    assert ids.numpy().tolist() == [[4, 5, EOS_ID], [6, EOS_ID, PAD_ID]]
-    np.testing.assert_allclose(score, [3 * np.log(0.9), 2 * np.log(0.9)], rtol=1e-5)
+    hyps = tf.function(greedy_search, autograph=False)(encode, step, src, tf.constant([10, 10]))
+    assert hyps.ids[:, 0].numpy().tolist() == [[4, 5, EOS_ID], [6, EOS_ID, PAD_ID]]
+    np.testing.assert_allclose(hyps.log_probs[:, 0], [3 * np.log(0.9), 2 * np.log(0.9)],
+                               rtol=1e-5)
+    np.testing.assert_allclose(hyps.scores, hyps.log_probs)
+    np.testing.assert_allclose(hyps.token_log_probs[:, 0],  # each token's; 0 after </s>
+                               [[np.log(0.9)] * 3, [np.log(0.9)] * 2 + [0.0]], rtol=1e-5)
 
 
 def test_per_sentence_length_limits():
@@ -39,7 +42,7 @@ def test_per_sentence_length_limits():
     src = tf.constant([[4, 4, EOS_ID], [5, EOS_ID, PAD_ID]])
     limits = max_target_lengths(src, a=1.0, b=1)  # source lengths 2 and 1
     assert limits.numpy().tolist() == [3, 2]
-    ids, _, _ = greedy_search(encode, step, src, limits)
+    ids = greedy_search(encode, step, src, limits).ids[:, 0]
     assert ids.numpy().tolist() == [[4, 4, 4], [5, 5, PAD_ID]]
 
 

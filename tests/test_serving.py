@@ -17,7 +17,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from keras_s2s.driver import Driver, TranslatorBackend
+from keras_s2s.driver import Driver, ServerBackend, TranslatorBackend
 from keras_s2s.export.saved_model import export_saved_model
 from serving import client
 from serving.server import Server
@@ -55,6 +55,12 @@ def test_grpc_and_rest_match_in_process(served, tiny_translator):
     nbest = client.predict({"text": ["12"], "beam_size": np.int32(3), "n_best": np.int32(2)},
                            "127.0.0.1", server.port, "tiny", "translate_nbest")
     assert nbest["translations"].shape == (1, 2)
+    # Token scores travel too: the same pieces and log-probs as in process.
+    local = Driver(TranslatorBackend(tiny_translator)).nbest(TEXTS, 2, 3)
+    remote = Driver(ServerBackend(f"127.0.0.1:{server.port}", "tiny")).nbest(TEXTS, 2, 3)
+    assert [[h.tokens for h in hyps] for hyps in remote] == \
+        [[h.tokens for h in hyps] for hyps in local]
+    assert all(h.tokens and h.tokens[-1][0] == "</s>" for hyps in remote for h in hyps)
 
 
 @pytest.mark.parametrize("inputs, signature, name, version, code", [

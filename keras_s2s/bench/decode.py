@@ -13,9 +13,6 @@ from keras_s2s.constants import (
     INPUT_BEAM_SIZE,
     INPUT_N_BEST,
     INPUT_TEXT,
-    OUTPUT_LOG_PROBS,
-    OUTPUT_SCORES,
-    OUTPUT_TRANSLATIONS,
     SIG_TRANSLATE_NBEST,
 )
 from keras_s2s.driver import Driver, SavedModelBackend, TranslatorBackend
@@ -43,12 +40,10 @@ class EagerSearch:
         if signature != SIG_TRANSLATE_NBEST:
             raise ValueError(f"EagerSearch runs {SIG_TRANSLATE_NBEST} only; received "
                              f"{signature!r}.")
-        words, scores, log_probs, lengths, _ = self.translator.search(
+        out = self.translator.search(
             tf.constant(inputs[INPUT_TEXT]), tf.constant(inputs[INPUT_BEAM_SIZE]),
             tf.constant(inputs[INPUT_N_BEST]))
-        return {OUTPUT_TRANSLATIONS: words.numpy(), OUTPUT_SCORES: scores.numpy(),
-                OUTPUT_LOG_PROBS: log_probs.numpy(),
-                **{key: value.numpy() for key, value in lengths.items()}}
+        return {key: value.numpy() for key, value in out.items()}
 
 
 def step_floor_ms(translator, texts: list[str], beam_size: int, repeats: int = 30) -> float:

@@ -86,20 +86,34 @@ def read_input(path: str | None) -> list[str]:
     return lines
 
 
-def nbest_line(index: int, hyp) -> str:
+def nbest_line(index: int, hyp, token_scores: bool = False) -> str:
     """`i ||| hypothesis ||| score`, and for attention models ` ||| s-t …`: each output token
-    t (0-based) with the source token s it attended to most (Pharaoh format)."""
+    t (0-based) with the source token s it attended to most (Pharaoh format); with
+    `token_scores`, last ` ||| piece|log_prob …` for every output token, `</s>` included.
+
+    Raises:
+        ValueError: token scores asked of a back end that sends none (an older export).
+    """
     line = f"{index} ||| {hyp.text} ||| {hyp.score:.4f}"
     if hyp.alignment:
         line += " ||| " + " ".join(f"{s}-{t}" for t, s in enumerate(hyp.alignment))
+    if token_scores:
+        if not hyp.tokens:
+            raise ValueError("This model sends no token scores (an export made before they "
+                             "existed): re-export it with `keras-s2s export`.")
+        line += " ||| " + " ".join(f"{piece}|{lp:.4f}" for piece, lp in hyp.tokens)
     return line
 
 
 def cmd_translate(args: argparse.Namespace) -> dict:
     """1-best translations, one per line, or n-best lists as `i ||| hypothesis ||| score`
-    (`||| alignment` added for attention models)."""
+    (`||| alignment` added for attention models, `||| piece|log_prob …` with
+    --token-scores)."""
     from keras_s2s.config import DecodeConfig
 
+    if args.token_scores and not args.n_best:
+        raise ValueError("--token-scores adds a field to n-best lines: add --n-best N "
+                         "(--n-best 1 for the best translation only).")
     if args.n_best and args.beam_size and args.n_best > args.beam_size:
         raise ValueError(f"--n-best {args.n_best} needs a beam at least as wide; received "
                          f"--beam-size {args.beam_size}.")
@@ -110,7 +124,7 @@ def cmd_translate(args: argparse.Namespace) -> dict:
         beam = args.beam_size or max(args.n_best, DecodeConfig().beam_size)
         for i, hyps in enumerate(driver.nbest(texts, args.n_best, beam)):
             for hyp in hyps:
-                print(nbest_line(i, hyp))
+                print(nbest_line(i, hyp, args.token_scores))
     else:
         for line in driver.translate(texts, args.beam_size)[0]:
             print(line)
@@ -172,6 +186,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", help="read sentences from this file instead of stdin")
     p.add_argument("--n-best", type=positive_int, help="print N hypotheses per sentence "
                    "(Moses format 'i ||| hypothesis ||| score')")
+    p.add_argument("--token-scores", action="store_true",
+                   help="with --n-best: add ' ||| piece|log_prob ...' for every output token")
 
     p = command(sub, "score", "log p(target | source) of given sentence pairs", cmd_score)
     backend_flags(p, translates=False)

@@ -7,7 +7,18 @@ from typing import Any, NamedTuple
 import tensorflow as tf
 
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
-from keras_s2s.decode.step import NEG_INF, EncodeFn, StepFn, attended, ban_special
+from keras_s2s.decode.step import (
+    NEG_INF,
+    EncodeFn,
+    Hypotheses,
+    StepFn,
+    attended,
+    ban_special,
+)
+
+# Per-token values carried beside each hypothesis, `{name: [.., k, L]}`: the log-prob of
+# every token, and the source position it attended to most (0s for the paper's model).
+Tracks = dict[str, tf.Tensor]
 
 
 class BeamState(NamedTuple):
@@ -21,15 +32,15 @@ class BeamState(NamedTuple):
     alive_seq: tf.Tensor  # [a, k, L] int32, <pad> after the current step
     alive_log_probs: tf.Tensor  # [a, k] float32, sum of token log-probs
     alive_states: Any  # nest of [a * k, ...], the decoder states of alive hypotheses
-    alive_align: tf.Tensor  # [a, k, L] int32, the source position each token attended most
+    alive_tracks: Tracks  # [a, k, L] each: "log_prob" float32, "align" int32
     finished_seq: tf.Tensor  # [a, k, L] int32, each ends with </s> (or at its limit)
     finished_scores: tf.Tensor  # [a, k] float32, length-penalised; NEG_INF if empty
     finished_log_probs: tf.Tensor  # [a, k] float32, raw sum of log-probs
-    finished_align: tf.Tensor  # [a, k, L] int32
+    finished_tracks: Tracks  # [a, k, L] each
     out_seq: tf.Tensor  # [b, k, L] int32, the finished hypotheses of done sentences
     out_scores: tf.Tensor  # [b, k] float32
     out_log_probs: tf.Tensor  # [b, k] float32
-    out_align: tf.Tensor  # [b, k, L] int32
+    out_tracks: Tracks  # [b, k, L] each
 
 
 def length_penalty(length: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
@@ -49,16 +60,22 @@ def _gather_beams(tensor: tf.Tensor, indices: tf.Tensor, batch: tf.Tensor,
     return tf.gather(tensor, tf.reshape(flat, [-1]))
 
 
-def _top(scores: tf.Tensor, k: tf.Tensor, *others: tf.Tensor):
-    """The top `k` of `scores [b, n]` (ties: lowest index first) and the matching `others`."""
+def _top(scores: tf.Tensor, k: tf.Tensor, *others):
+    """The top `k` of `scores [b, n]` (ties: lowest index first) and the matching `others`
+    (tensors `[b, n, ...]` or nests of them)."""
     values, indices = tf.math.top_k(scores, k=k)
-    return (values,) + tuple(tf.gather(o, indices, batch_dims=1) for o in others)
+    return (values,) + tuple(tf.nest.map_structure(
+        lambda o: tf.gather(o, indices, batch_dims=1), other) for other in others)
+
+
+def _empty_tracks(batch, beam, limit) -> Tracks:
+    return {"log_prob": tf.zeros([batch, beam, limit]),
+            "align": tf.zeros([batch, beam, limit], tf.int32)}
 
 
 def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
                 beam_size: tf.Tensor | int, n_best: tf.Tensor | int,
-                alpha: tf.Tensor | float = 0.0, buffer_len: int | None = None
-                ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | None]:
+                alpha: tf.Tensor | float = 0.0, buffer_len: int | None = None) -> Hypotheses:
     """Finds the `n_best` most probable translations of each source sentence.
 
     A hypothesis that emits `</s>` leaves the beam for the finished set (the paper's rule);
@@ -77,10 +94,7 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
             carry then has a static shape (for TFLite). None: `L = max(max_lengths)`.
 
     Returns:
-        `ids [b, n, L]` int32 (ending with `</s>`, then `<pad>`), `scores [b, n]` (penalised,
-        best first), `log_probs [b, n]` (raw sums of token log-probs) and, for a model
-        that attends, `alignments [b, n, L]` int32: the source position (as the model read
-        it) each token attended to most; None for the paper's model.
+        The `n_best` `Hypotheses` of each sentence, best first by penalised score.
     """
     beam = tf.convert_to_tensor(beam_size, tf.int32)
     n_best = tf.minimum(tf.convert_to_tensor(n_best, tf.int32), beam)
@@ -95,12 +109,13 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
     first = tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], axis=0)  # one live start per sentence
     empty_seq = tf.fill([batch, beam, limit], PAD_ID)
     empty_scores = tf.fill([batch, beam], NEG_INF)
+    empty_tracks = _empty_tracks(batch, beam, limit)
     init = BeamState(
         t=tf.constant(0), rows=tf.range(batch), max_lengths=max_lengths, alive_seq=empty_seq,
         alive_log_probs=tf.tile(tf.expand_dims(first, 0), [batch, 1]), alive_states=states,
-        alive_align=empty_seq, finished_seq=empty_seq, finished_scores=empty_scores,
-        finished_log_probs=empty_scores, finished_align=empty_seq, out_seq=empty_seq,
-        out_scores=empty_scores, out_log_probs=empty_scores, out_align=empty_seq)
+        alive_tracks=empty_tracks, finished_seq=empty_seq, finished_scores=empty_scores,
+        finished_log_probs=empty_scores, finished_tracks=empty_tracks, out_seq=empty_seq,
+        out_scores=empty_scores, out_log_probs=empty_scores, out_tracks=empty_tracks)
 
     def body(s: BeamState) -> tuple[BeamState]:
         new = _advance(s, step, beam, limit, alpha)
@@ -123,10 +138,11 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
         final = _retire(final, tf.ones_like(final.rows, tf.bool), beam)
         final = final._replace(finished_seq=final.out_seq, finished_scores=final.out_scores,
                                finished_log_probs=final.out_log_probs,
-                               finished_align=final.out_align)
-    return (final.finished_seq[:, :n_best], final.finished_scores[:, :n_best],
-            final.finished_log_probs[:, :n_best],
-            final.finished_align[:, :n_best] if aligned else None)
+                               finished_tracks=final.out_tracks)
+    tracks = final.finished_tracks
+    return Hypotheses(final.finished_seq[:, :n_best], final.finished_scores[:, :n_best],
+                      final.finished_log_probs[:, :n_best], tracks["log_prob"][:, :n_best],
+                      tracks["align"][:, :n_best] if aligned else None)
 
 
 def _retire(s: BeamState, done: tf.Tensor, beam: tf.Tensor) -> BeamState:
@@ -134,24 +150,25 @@ def _retire(s: BeamState, done: tf.Tensor, beam: tf.Tensor) -> BeamState:
     index = tf.expand_dims(tf.boolean_mask(s.rows, done), 1)  # [d, 1] batch positions
 
     def put(out, finished):
-        return tf.tensor_scatter_nd_update(out, index, tf.boolean_mask(finished, done))
+        return tf.nest.map_structure(lambda o, f: tf.tensor_scatter_nd_update(
+            o, index, tf.boolean_mask(f, done)), out, finished)
 
     keep = ~done
     keep_beams = tf.repeat(keep, beam)  # [a * k], the states' rows
 
     def kept(x):
-        return tf.boolean_mask(x, keep)
+        return tf.nest.map_structure(lambda t: tf.boolean_mask(t, keep), x)
     return BeamState(
         t=s.t, rows=kept(s.rows), max_lengths=kept(s.max_lengths),
         alive_seq=kept(s.alive_seq), alive_log_probs=kept(s.alive_log_probs),
         alive_states=tf.nest.map_structure(lambda x: tf.boolean_mask(x, keep_beams),
                                            s.alive_states),
-        alive_align=kept(s.alive_align), finished_seq=kept(s.finished_seq),
+        alive_tracks=kept(s.alive_tracks), finished_seq=kept(s.finished_seq),
         finished_scores=kept(s.finished_scores), finished_log_probs=kept(s.finished_log_probs),
-        finished_align=kept(s.finished_align), out_seq=put(s.out_seq, s.finished_seq),
+        finished_tracks=kept(s.finished_tracks), out_seq=put(s.out_seq, s.finished_seq),
         out_scores=put(s.out_scores, s.finished_scores),
         out_log_probs=put(s.out_log_probs, s.finished_log_probs),
-        out_align=put(s.out_align, s.finished_align))
+        out_tracks=put(s.out_tracks, s.finished_tracks))
 
 
 def _advance(s: BeamState, step: StepFn, beam, limit, alpha) -> BeamState:
@@ -173,29 +190,41 @@ def _advance(s: BeamState, step: StepFn, beam, limit, alpha) -> BeamState:
     position = tf.one_hot(s.t, limit, on_value=1, off_value=0, dtype=tf.int32)  # [L]
     cand_seq = tf.gather(s.alive_seq, cand_beam, batch_dims=1)  # [b, 2k, L]
     cand_seq += tf.expand_dims(cand_tok, 2) * position
-    cand_align = tf.gather(s.alive_align, cand_beam, batch_dims=1)  # [b, 2k, L]
+    new = {"log_prob": tf.gather(tf.reshape(beam_lp, [batch, beam * per_beam]), cand_idx,
+                                 batch_dims=1)}  # [b, 2k]: each candidate's last token
     where = attended(states)  # [b * k]: where each beam's step attended most
     if where is not None:
-        where = tf.gather(tf.reshape(where, [batch, beam]), cand_beam, batch_dims=1)
-        cand_align += tf.expand_dims(where, 2) * position
+        new["align"] = tf.gather(tf.reshape(where, [batch, beam]), cand_beam, batch_dims=1)
+    cand_tracks = {name: _write(tf.gather(track, cand_beam, batch_dims=1), new.get(name),
+                                position) for name, track in s.alive_tracks.items()}
     at_limit = tf.expand_dims(s.t + 1 >= s.max_lengths, 1)  # [b, 1]
     ends = (cand_tok == EOS_ID) | at_limit  # [b, 2k]
     valid = cand_lp > NEG_INF / 2
 
     # Alive: the best k candidates that did not end.
-    alive_lp, alive_seq, alive_beam, alive_align = _top(tf.where(ends, NEG_INF, cand_lp), beam,
-                                                        cand_seq, cand_beam, cand_align)
+    alive_lp, alive_seq, alive_beam, alive_tracks = _top(tf.where(ends, NEG_INF, cand_lp),
+                                                         beam, cand_seq, cand_beam, cand_tracks)
     states = tf.nest.map_structure(lambda x: _gather_beams(x, alive_beam, batch, beam), states)
 
     # Finished: old finished and new ended candidates, best k by penalised score.
     new_scores = tf.where(ends & valid, cand_lp / length_penalty(s.t + 1, alpha), NEG_INF)
-    scores, seq, lps, align = _top(tf.concat([s.finished_scores, new_scores], axis=1), beam,
-                                   tf.concat([s.finished_seq, cand_seq], axis=1),
-                                   tf.concat([s.finished_log_probs, cand_lp], axis=1),
-                                   tf.concat([s.finished_align, cand_align], axis=1))
+    scores, seq, lps, tracks = _top(
+        tf.concat([s.finished_scores, new_scores], axis=1), beam,
+        tf.concat([s.finished_seq, cand_seq], axis=1),
+        tf.concat([s.finished_log_probs, cand_lp], axis=1),
+        tf.nest.map_structure(lambda f, c: tf.concat([f, c], axis=1), s.finished_tracks,
+                              cand_tracks))
     return s._replace(t=s.t + 1, alive_seq=alive_seq, alive_log_probs=alive_lp,
-                      alive_states=states, alive_align=alive_align, finished_seq=seq,
-                      finished_scores=scores, finished_log_probs=lps, finished_align=align)
+                      alive_states=states, alive_tracks=alive_tracks, finished_seq=seq,
+                      finished_scores=scores, finished_log_probs=lps, finished_tracks=tracks)
+
+
+def _write(track: tf.Tensor, value: tf.Tensor | None, position: tf.Tensor) -> tf.Tensor:
+    """`track [b, n, L]` with `value [b, n]` written at the step's one-hot `position [L]`
+    (left as it is when there is no value)."""
+    if value is None:
+        return track
+    return track + tf.expand_dims(value, 2) * tf.cast(position, track.dtype)
 
 
 def _done(s: BeamState, n_best, alpha) -> tf.Tensor:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
-from keras_s2s.decode.step import EncodeFn, StepFn, attended, ban_special
+from keras_s2s.decode.step import EncodeFn, Hypotheses, StepFn, attended, ban_special
 
 
 def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
-                  buffer_len: int | None = None
-                  ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
+                  buffer_len: int | None = None) -> Hypotheses:
     """Picks the most probable token at every step until `</s>` or the length limit.
 
     Args:
@@ -22,10 +21,8 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_length
             TFLite); None sizes the buffer by `max(max_lengths)` and trims it.
 
     Returns:
-        `ids [batch, steps]` (or `[batch, L]`) int32, each row ending with `</s>` unless cut by
-        its limit, then `<pad>`; `log_prob [batch]` float32, the sum of the chosen
-        tokens' log-probs; and for a model that attends `alignments` (shaped as `ids`): the
-        source position (as the model read it) each token attended to most; else None.
+        One hypothesis per sentence (`n = 1`; `L` = the steps taken, or `buffer_len`); its
+        score is its log-probability.
     """
     batch = tf.shape(src_ids)[0]
     states = encode(src_ids)
@@ -33,26 +30,30 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_length
 
     aligned = attended(states) is not None
 
-    def cond(t, tokens, states, finished, score, out, align):
+    def cond(t, tokens, states, finished, score, out, token_lp, align):
         return (t < limit) & ~tf.reduce_all(finished)
 
-    def body(t, tokens, states, finished, score, out, align):
+    def body(t, tokens, states, finished, score, out, token_lp, align):
         log_probs, states = step(tokens, states)  # [batch, V]
         next_ids = tf.argmax(ban_special(log_probs), axis=-1, output_type=tf.int32)
         best = tf.gather(log_probs, next_ids, batch_dims=1)  # [batch]
         next_ids = tf.where(finished, PAD_ID, next_ids)
-        score += tf.where(finished, 0.0, best)
+        best = tf.where(finished, 0.0, best)
+        score += best
         finished = finished | (next_ids == EOS_ID) | (t + 1 >= max_lengths)
         position = tf.one_hot(t, limit, on_value=1, off_value=0, dtype=tf.int32)  # [L]
         out += tf.expand_dims(next_ids, 1) * position
+        token_lp += tf.expand_dims(best, 1) * tf.cast(position, tf.float32)
         if aligned:
             align += tf.expand_dims(attended(states), 1) * position
-        return t + 1, next_ids, states, finished, score, out, align
+        return t + 1, next_ids, states, finished, score, out, token_lp, align
 
     empty = tf.fill([batch, limit], PAD_ID)
     init = (tf.constant(0), tf.fill([batch], BOS_ID), states, tf.zeros([batch], tf.bool),
-            tf.zeros([batch], tf.float32), empty, empty)
-    steps, _, _, _, score, out, align = tf.while_loop(cond, body, init)
+            tf.zeros([batch], tf.float32), empty, tf.zeros([batch, limit]), empty)
+    steps, _, _, _, score, out, token_lp, align = tf.while_loop(cond, body, init)
     if buffer_len is None:
-        out, align = out[:, :steps], align[:, :steps]
-    return out, score, align if aligned else None
+        out, token_lp, align = out[:, :steps], token_lp[:, :steps], align[:, :steps]
+    one = tf.expand_dims  # [b, ...] -> [b, 1, ...]: one hypothesis each
+    return Hypotheses(one(out, 1), one(score, 1), one(score, 1), one(token_lp, 1),
+                      one(align, 1) if aligned else None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import tensorflow as tf
 
@@ -15,6 +15,19 @@ StepFn = Callable[[tf.Tensor, Any], tuple[tf.Tensor, Any]]
 
 
 NEG_INF = -1e9
+
+
+class Hypotheses(NamedTuple):
+    """What a search returns for `b` sentences: `n` hypotheses each, best first, `L` tokens
+    (each ends with `</s>` unless cut at its limit, then `<pad>`)."""
+
+    ids: tf.Tensor  # [b, n, L] int32
+    scores: tf.Tensor  # [b, n] float32, length-penalised (greedy: the log-probability)
+    log_probs: tf.Tensor  # [b, n] float32, the sum of the token log-probs
+    token_log_probs: tf.Tensor  # [b, n, L] float32, each token's log-prob; 0 after the end
+    # [b, n, L] int32, the source position (as the model read it) each token attended to
+    # most; None for a model that does not attend.
+    alignments: tf.Tensor | None
 
 
 def ban_special(log_probs: tf.Tensor) -> tf.Tensor:

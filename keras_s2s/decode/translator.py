@@ -23,6 +23,8 @@ from keras_s2s.constants import (
     OUTPUT_SOURCE_TOKENS,
     OUTPUT_SOURCE_TOKENS_READ,
     OUTPUT_TARGET_PIECES,
+    OUTPUT_TOKEN_LOG_PROBS,
+    OUTPUT_TOKENS,
     OUTPUT_TRANSLATION,
     OUTPUT_TRANSLATIONS,
     PAD_ID,
@@ -42,7 +44,7 @@ from keras_s2s.decode.scoring import (
     reading_positions,
     score_targets,
 )
-from keras_s2s.decode.step import EncodeFn, StepFn, max_target_lengths
+from keras_s2s.decode.step import EncodeFn, Hypotheses, StepFn, max_target_lengths
 
 TEXT = tf.TensorSpec([None], tf.string, name=INPUT_TEXT)
 
@@ -125,11 +127,12 @@ class Translator(tf.Module):
                           self.tgt_tokenizer.as_pieces(picked), "")
         return self.tgt_tokenizer.detokenize(ids, unk_words=picked)
 
-    def _outputs(self, text: tf.Tensor, src_ids: tf.Tensor, ids: tf.Tensor,
-                 fed: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
-        """Search results `ids [b, n, L]` and the positions they attended to as the model read
-        the source (`fed`, or None without attention) → `(translations [b, n], alignments
-        [b, n, L])` in reading order (-1 without attention); replace-unk uses them."""
+    def _outputs(self, text: tf.Tensor, src_ids: tf.Tensor,
+                 hyps: Hypotheses) -> dict[str, tf.Tensor]:
+        """A search's `Hypotheses` (`[b, n, L]`) → the `translate_nbest` outputs: texts, the
+        alignments in reading order (-1 without attention; replace-unk uses them), scores,
+        and the output pieces with their log-probs."""
+        ids, fed = hyps.ids, hyps.alignments
         shape = tf.shape(ids)  # [b, n, L] -> [b * n, L]
         flat = tf.reshape(ids, [-1, shape[2]])
         positions = None
@@ -143,7 +146,11 @@ class Translator(tf.Module):
         texts = tf.reshape(self._detokenize(flat, positions, words), shape[:2])
         if positions is None:
             positions = tf.fill(tf.shape(flat), -1)
-        return texts, tf.reshape(positions, shape)
+        return {OUTPUT_TRANSLATIONS: texts, OUTPUT_SCORES: hyps.scores,
+                OUTPUT_LOG_PROBS: hyps.log_probs,
+                OUTPUT_TOKENS: tf.where(ids != PAD_ID, self.tgt_tokenizer.id_to_piece(ids), ""),
+                OUTPUT_TOKEN_LOG_PROBS: hyps.token_log_probs,
+                OUTPUT_ALIGNMENTS: tf.reshape(positions, shape)}
 
     def encoder_states(self, text: tf.Tensor):
         """The encoder's final states of `[b]` strings (`(h_0, c_0, h_1, c_1, …)`, each
@@ -163,19 +170,16 @@ class Translator(tf.Module):
         """The search settings this Translator was built with."""
         return self._decode
 
-    def search(self, text, beam_size, n_best):
-        """Beam search on `[b]` strings → `(translations [b, n], scores, log_probs,
-        source lengths, alignments [b, n, L])`.
+    def search(self, text, beam_size, n_best) -> dict[str, tf.Tensor]:
+        """Beam search on `[b]` strings → the outputs of `translate_nbest`.
 
         The `tf.function`s below call it; called directly it runs eagerly (the benchmark's
         Python-loop baseline).
         """
         src_ids, lengths = self._source(text)
-        ids, scores, log_probs, fed = beam_search(
-            self._encode, self._step, src_ids, self._limits(src_ids), beam_size, n_best,
-            self._decode.length_penalty)
-        words, alignments = self._outputs(text, src_ids, ids, fed)
-        return words, scores, log_probs, lengths, alignments
+        hyps = beam_search(self._encode, self._step, src_ids, self._limits(src_ids), beam_size,
+                           n_best, self._decode.length_penalty)
+        return {**self._outputs(text, src_ids, hyps), **lengths}
 
     def signatures(self) -> dict:
         """Signature name → `tf.function`: what a SavedModel export serves, and what the
@@ -189,22 +193,25 @@ class Translator(tf.Module):
     def translate(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         """`text [b]` → `{"translation": [b] string, "log_prob": [b] float32}` (beam search
         with the configured beam size)."""
-        words, _, log_probs, lengths, _ = self.search(text, self._decode.beam_size, 1)
-        return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: log_probs[:, 0], **lengths}
+        out = self.search(text, self._decode.beam_size, 1)
+        return {OUTPUT_TRANSLATION: out[OUTPUT_TRANSLATIONS][:, 0],
+                OUTPUT_LOG_PROB: out[OUTPUT_LOG_PROBS][:, 0],
+                **{key: out[key] for key in (OUTPUT_SOURCE_TOKENS, OUTPUT_SOURCE_TOKENS_READ)}}
 
     @tf.function(input_signature=[TEXT, tf.TensorSpec([], tf.int32, name=INPUT_BEAM_SIZE),
                                   tf.TensorSpec([], tf.int32, name=INPUT_N_BEST)])
     def translate_nbest(self, text, beam_size, n_best) -> dict[str, tf.Tensor]:
         """`text [b]`, scalar `beam_size`, `n_best` → `{"translations": [b, n] string,
-        "scores": [b, n] (length-penalised), "log_probs": [b, n], "alignments": [b, n, L]
-        int32}`, best first. An alignment is, per output token, the source position it
-        attended to most in reading order (the source's `</s>`: its token count); -1 from
-        the output's `</s>` on, and everywhere for a model without attention."""
+        "scores": [b, n] (length-penalised), "log_probs": [b, n], "tokens": [b, n, L] string
+        (the output's pieces, `</s>` included, then ""), "token_log_probs": [b, n, L]
+        (each token's log-probability; they sum to `log_probs`; 0 after the end),
+        "alignments": [b, n, L] int32}`, best first. An alignment is, per output token, the
+        source position it attended to most in reading order (the source's `</s>`: its
+        token count); -1 from the output's `</s>` on, and everywhere for a model without
+        attention."""
         tf.debugging.assert_positive(beam_size, message="beam_size must be >= 1")
         tf.debugging.assert_positive(n_best, message="n_best must be >= 1")
-        words, scores, log_probs, lengths, alignments = self.search(text, beam_size, n_best)
-        return {OUTPUT_TRANSLATIONS: words, OUTPUT_SCORES: scores, OUTPUT_LOG_PROBS: log_probs,
-                OUTPUT_ALIGNMENTS: alignments, **lengths}
+        return self.search(text, beam_size, n_best)
 
     @tf.function(input_signature=[TEXT])
     def align(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -213,11 +220,10 @@ class Translator(tf.Module):
         (reading order, each ending with "</s>", then ""), "attention": [b, T, S] float32}`
         (row t: output token t's weights over the source pieces; zeros without attention)."""
         src_ids, lengths = self._source(text)
-        ids, _, _, fed = beam_search(self._encode, self._step, src_ids,
-                                     self._limits(src_ids), self._decode.beam_size, 1,
-                                     self._decode.length_penalty)
-        words, _ = self._outputs(text, src_ids, ids, fed)
-        ids = ids[:, 0]  # [b, T]
+        hyps = beam_search(self._encode, self._step, src_ids, self._limits(src_ids),
+                           self._decode.beam_size, 1, self._decode.length_penalty)
+        words = self._outputs(text, src_ids, hyps)[OUTPUT_TRANSLATIONS]
+        ids = hyps.ids[:, 0]  # [b, T]
         _, weights = force_decode(self._encode, self._step, src_ids, ids, with_weights=True)
         if weights is None:  # the paper's model: nothing to show
             weights = tf.zeros([tf.shape(ids)[0], tf.shape(ids)[1], tf.shape(src_ids)[1]])
@@ -233,11 +239,10 @@ class Translator(tf.Module):
     def translate_greedy(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         """Greedy decoding: `text [b]` → `{"translation", "log_prob"}`."""
         src_ids, lengths = self._source(text)
-        ids, log_prob, fed = greedy_search(self._encode, self._step, src_ids,
-                                           self._limits(src_ids))
-        words, _ = self._outputs(text, src_ids, tf.expand_dims(ids, 1),
-                                 None if fed is None else tf.expand_dims(fed, 1))
-        return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: log_prob, **lengths}
+        hyps = greedy_search(self._encode, self._step, src_ids, self._limits(src_ids))
+        words = self._outputs(text, src_ids, hyps)[OUTPUT_TRANSLATIONS]
+        return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: hyps.log_probs[:, 0],
+                **lengths}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_SOURCE),
                                   tf.TensorSpec([None], tf.string, name=INPUT_TARGET)])

@@ -23,6 +23,8 @@ from keras_s2s.constants import (
     OUTPUT_SOURCE_TOKENS,
     OUTPUT_SOURCE_TOKENS_READ,
     OUTPUT_TARGET_PIECES,
+    OUTPUT_TOKEN_LOG_PROBS,
+    OUTPUT_TOKENS,
     OUTPUT_TRANSLATION,
     OUTPUT_TRANSLATIONS,
     SIG_ALIGN,
@@ -59,6 +61,9 @@ class Hypothesis(NamedTuple):
     # Per output token, the source token (0-based, reading order) it attended to most; the
     # source's token count stands for its `</s>`. Empty for models without attention.
     alignment: tuple[int, ...] = ()
+    # Per output token, `</s>` included: its piece and log-probability (they sum to
+    # `log_prob`). Empty from exports made before token scores existed.
+    tokens: tuple[tuple[str, float], ...] = ()
 
 
 class Alignment(NamedTuple):
@@ -175,8 +180,10 @@ class Driver:
                 INPUT_N_BEST: np.int32(n_best)})
             texts = _strings(out[OUTPUT_TRANSLATIONS])
             alignments = _alignments(out.get(OUTPUT_ALIGNMENTS), np.shape(texts))
+            tokens = _token_scores(out.get(OUTPUT_TOKENS), out.get(OUTPUT_TOKEN_LOG_PROBS),
+                                   np.shape(texts))
             rows = zip(texts, out[OUTPUT_SCORES].tolist(), out[OUTPUT_LOG_PROBS].tolist(),
-                       alignments)
+                       alignments, tokens)
             return [[Hypothesis(*hyp) for hyp in zip(*row)] for row in rows]
         return self._run(run, texts)
 
@@ -226,6 +233,17 @@ def _alignments(values: np.ndarray | None, shape: tuple[int, int]) -> list[list[
         return [[()] * shape[1] for _ in range(shape[0])]
     return [[tuple(int(p) for p in itertools.takewhile(lambda p: p >= 0, row))
              for row in sentence] for sentence in values]
+
+
+def _token_scores(pieces: np.ndarray | None, log_probs: np.ndarray | None,
+                  shape: tuple[int, int]) -> list[list[tuple]]:
+    """`[b, n, L]` pieces ("" after the end) and their log-probs → per hypothesis a tuple of
+    `(piece, log_prob)`; empty tuples when the back end sends none."""
+    if pieces is None or log_probs is None:
+        return [[()] * shape[1] for _ in range(shape[0])]
+    return [[tuple((piece, float(lp)) for piece, lp in zip(_strings(p), row) if piece)
+             for p, row in zip(sentence_pieces, sentence_lps)]
+            for sentence_pieces, sentence_lps in zip(pieces, log_probs)]
 
 
 def _texts(batch: list[tuple[int, str]]) -> np.ndarray:

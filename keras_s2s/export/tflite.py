@@ -93,17 +93,16 @@ class TFLiteDecoder(tf.Module):
     def _greedy(self, src_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         """`[b, S]` → `{"ids": [b, L] int32, "log_prob": [b] float32}`."""
         src = self.source_ids(src_ids)
-        ids, log_prob, _ = greedy_search(self._encode, self._step, src, self._limits(src),
-                                         buffer_len=self.max_tgt_len)
-        return {OUTPUT_IDS: ids, OUTPUT_LOG_PROB: log_prob}
+        hyps = greedy_search(self._encode, self._step, src, self._limits(src),
+                             buffer_len=self.max_tgt_len)
+        return {OUTPUT_IDS: hyps.ids[:, 0], OUTPUT_LOG_PROB: hyps.log_probs[:, 0]}
 
     def _beam(self, src_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         """`[b, S]` → `{"ids": [b, k, L], "scores": [b, k], "log_probs": [b, k]}`, best first."""
         src = self.source_ids(src_ids)
-        ids, scores, log_probs, _ = beam_search(
-            self._encode, self._step, src, self._limits(src), self.beam_size, self.beam_size,
-            self.length_penalty, buffer_len=self.max_tgt_len)
-        return {OUTPUT_IDS: ids, "scores": scores, OUTPUT_LOG_PROBS: log_probs}
+        hyps = beam_search(self._encode, self._step, src, self._limits(src), self.beam_size,
+                           self.beam_size, self.length_penalty, buffer_len=self.max_tgt_len)
+        return {OUTPUT_IDS: hyps.ids, "scores": hyps.scores, OUTPUT_LOG_PROBS: hyps.log_probs}
 
 
 def _frozen(function: tf.types.experimental.PolymorphicFunction):
