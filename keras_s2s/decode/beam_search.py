@@ -9,6 +9,7 @@ import tensorflow as tf
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
 from keras_s2s.decode.step import (
     NEG_INF,
+    ConstrainFn,
     EncodeFn,
     Hypotheses,
     StepFn,
@@ -75,7 +76,8 @@ def _empty_tracks(batch, beam, limit) -> Tracks:
 
 def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
                 beam_size: tf.Tensor | int, n_best: tf.Tensor | int,
-                alpha: tf.Tensor | float = 0.0, buffer_len: int | None = None) -> Hypotheses:
+                alpha: tf.Tensor | float = 0.0, buffer_len: int | None = None,
+                constrain: ConstrainFn | None = None) -> Hypotheses:
     """Finds the `n_best` most probable translations of each source sentence.
 
     A hypothesis that emits `</s>` leaves the beam for the finished set (the paper's rule);
@@ -92,6 +94,7 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
         alpha: length-penalty exponent (0 = none).
         buffer_len: a fixed L ≥ every `max_lengths`; with a Python-int `beam_size` every loop
             carry then has a static shape (for TFLite). None: `L = max(max_lengths)`.
+        constrain: `(t, rows [b * k], log_probs) → log_probs`, e.g. a forced target prefix.
 
     Returns:
         The `n_best` `Hypotheses` of each sentence, best first by penalised score.
@@ -118,7 +121,7 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
         out_scores=empty_scores, out_log_probs=empty_scores, out_tracks=empty_tracks)
 
     def body(s: BeamState) -> tuple[BeamState]:
-        new = _advance(s, step, beam, limit, alpha)
+        new = _advance(s, step, beam, limit, alpha, constrain)
         if static:  # the carries keep the shapes they entered with (no dynamic tensors)
             tf.nest.map_structure(lambda n, o: n.set_shape(o.shape), new, s)
             return (new,)
@@ -171,12 +174,15 @@ def _retire(s: BeamState, done: tf.Tensor, beam: tf.Tensor) -> BeamState:
         out_tracks=put(s.out_tracks, s.finished_tracks))
 
 
-def _advance(s: BeamState, step: StepFn, beam, limit, alpha) -> BeamState:
+def _advance(s: BeamState, step: StepFn, beam, limit, alpha,
+             constrain: ConstrainFn | None) -> BeamState:
     """One decoding step: expand every alive hypothesis, keep k alive, merge the finished."""
     batch = tf.shape(s.rows)[0]
     last = tf.gather(s.alive_seq, tf.maximum(s.t - 1, 0), axis=2)  # [b, k]
     tokens = tf.where(s.t == 0, BOS_ID, last)
     log_probs, states = step(tf.reshape(tokens, [-1]), s.alive_states)  # [b * k, V]
+    if constrain is not None:
+        log_probs = constrain(s.t, tf.repeat(s.rows, beam), log_probs)
     # 2k candidates per sentence leave k alive even if k of them end here. The best 2k of
     # a sentence's k * V continuations are among each beam's own best 2k, so the full
     # [b, k * V] sum is never formed (ties still go to the lowest beam, then token).

@@ -1,16 +1,32 @@
-"""Batched greedy decoding in a `tf.while_loop` over `encode`/`step` callables."""
+"""Batched greedy decoding in a `tf.while_loop` over `encode`/`step` callables; the choice
+of each token is a hook, so sampling runs in the same loop."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
-from keras_s2s.decode.step import EncodeFn, Hypotheses, StepFn, attended, ban_special
+from keras_s2s.decode.step import (
+    ConstrainFn,
+    EncodeFn,
+    Hypotheses,
+    PickFn,
+    StepFn,
+    attended,
+    ban_special,
+)
+
+
+def most_probable(t: tf.Tensor, log_probs: tf.Tensor) -> tf.Tensor:
+    """The greedy choice: `[batch, V]` → `[batch]` int32 (ties: the lowest id)."""
+    return tf.argmax(log_probs, axis=-1, output_type=tf.int32)
 
 
 def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
-                  buffer_len: int | None = None) -> Hypotheses:
-    """Picks the most probable token at every step until `</s>` or the length limit.
+                  buffer_len: int | None = None, pick: PickFn = most_probable,
+                  constrain: ConstrainFn | None = None) -> Hypotheses:
+    """Picks the most probable token (or what `pick` chooses) at every step until `</s>` or
+    the length limit.
 
     Args:
         encode: `src_ids [batch, src_len] → states` (any `tf.nest` structure).
@@ -19,6 +35,9 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_length
         max_lengths: `[batch]` int32, most target tokens per sentence (`</s>` included).
         buffer_len: a fixed output length L ≥ every `max_lengths` (static shapes, e.g. for
             TFLite); None sizes the buffer by `max(max_lengths)` and trims it.
+        pick: `(t, log_probs [batch, V]) → [batch]` the next tokens (`<pad>` and `<s>` are
+            already banned); sampling passes its own.
+        constrain: `(t, rows [batch], log_probs) → log_probs`, e.g. a forced target prefix.
 
     Returns:
         One hypothesis per sentence (`n = 1`; `L` = the steps taken, or `buffer_len`); its
@@ -35,7 +54,9 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_length
 
     def body(t, tokens, states, finished, score, out, token_lp, align):
         log_probs, states = step(tokens, states)  # [batch, V]
-        next_ids = tf.argmax(ban_special(log_probs), axis=-1, output_type=tf.int32)
+        if constrain is not None:
+            log_probs = constrain(t, tf.range(batch), log_probs)
+        next_ids = pick(t, ban_special(log_probs))
         best = tf.gather(log_probs, next_ids, batch_dims=1)  # [batch]
         next_ids = tf.where(finished, PAD_ID, next_ids)
         best = tf.where(finished, 0.0, best)

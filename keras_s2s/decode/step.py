@@ -14,6 +14,12 @@ EncodeFn = Callable[[tf.Tensor], Any]
 StepFn = Callable[[tf.Tensor, Any], tuple[tf.Tensor, Any]]
 
 
+# `(t, log_probs [rows, V]) → [rows]` int32: the token each row takes at step t.
+PickFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+# `(t, rows [rows] batch indices, log_probs [rows, V]) → log_probs`: what a search may choose
+# at step t (a forced prefix leaves one token above NEG_INF).
+ConstrainFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+
 NEG_INF = -1e9
 
 
