@@ -26,12 +26,26 @@ SIG_TRANSLATE_GREEDY = "translate_greedy"  # text → translation, log_prob
 SIG_TRANSLATE_NBEST = "translate_nbest"  # text, beam_size, n_best → translations, scores, …
 SIG_SCORE = "score"  # source, target → log_prob, num_tokens
 SIG_ALIGN = "align"  # text → translation, source/target pieces, attention (reading order)
+# text, prefix and every search control → what translate_nbest returns
+SIG_TRANSLATE_CONTROLLED = "translate_controlled"
+# text, prefix, num_samples, temperature, top_k, top_p, seed → sampled translations, …
+SIG_TRANSLATE_SAMPLE = "translate_sample"
 # ... their input tensor names ...
 INPUT_TEXT = "text"
 INPUT_BEAM_SIZE = "beam_size"
 INPUT_N_BEST = "n_best"
 INPUT_SOURCE = "source"
 INPUT_TARGET = "target"
+INPUT_PREFIX = "prefix"  # [b] forced start of each output ("" = none)
+INPUT_LENGTH_PENALTY = "length_penalty"  # [] GNMT alpha; < 0: the export's own
+INPUT_MAX_LEN_A = "max_len_a"  # [] output limit a * source length + b; < 0: the export's own
+INPUT_MAX_LEN_B = "max_len_b"
+INPUT_COVERAGE_PENALTY = "coverage_penalty"  # [] GNMT beta (attention models); 0 = off
+INPUT_NUM_SAMPLES = "num_samples"
+INPUT_TEMPERATURE = "temperature"
+INPUT_TOP_K = "top_k"  # 0 = all tokens
+INPUT_TOP_P = "top_p"  # 1 = all tokens
+INPUT_SEED = "seed"  # int64
 # ... and their output names.
 OUTPUT_TRANSLATION = "translation"
 OUTPUT_LOG_PROB = "log_prob"

@@ -3,7 +3,6 @@ TFLite decoder) built from one run or an ensemble of runs. Training fills one (`
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 from typing import Sequence
@@ -198,7 +197,7 @@ def _load_members(model_dirs: str | Path | Sequence[str | Path]
 
 def load_tflite_decoder(model_dirs: str | Path | Sequence[str | Path], max_src_len: int = 50,
                         beam_size: int | None = None, batch: int = 1,
-                        length_penalty: float | None = None) -> TFLiteDecoder:
+                        decode: DecodeConfig | None = None) -> TFLiteDecoder:
     """The builtins-only TFLite decoder of one run or an ensemble (`export.tflite` writes it).
 
     Args:
@@ -206,16 +205,17 @@ def load_tflite_decoder(model_dirs: str | Path | Sequence[str | Path], max_src_l
         max_src_len: the fixed source width S (longer sentences must be cut by the caller).
         beam_size: the `beam` signature's fixed beam (default: the run's decode.beam_size).
         batch: sentences per call (fixed).
-        length_penalty: the `beam` signature's GNMT alpha, fixed at export (default: the
-            run's decode.length_penalty).
+        decode: length limits and penalty, fixed at export (default: the run's own).
     """
     if max_src_len < 1 or batch < 1 or (beam_size is not None and beam_size < 1):
         raise ValueError(f"max_src_len, batch and beam_size must be >= 1; received: "
                          f"{max_src_len}, {batch}, {beam_size}.")
     cfg, models, _, _ = _load_members(model_dirs)
     encode, step = ensemble([(make_cell_encode(m), make_step(m)) for m in models])
-    decode = cfg.decode if length_penalty is None else dataclasses.replace(
-        cfg.decode, length_penalty=length_penalty)
+    decode = decode or cfg.decode
+    if decode.coverage_penalty:
+        raise ValueError("The TFLite beam search has no coverage penalty: export with "
+                         "--coverage-penalty 0 (or set decode.coverage_penalty: 0).")
     return TFLiteDecoder(encode, step, cfg.data.reverse_source, decode, max_src_len,
                          beam_size or cfg.decode.beam_size, batch, trackables=tuple(models),
                          vocab_dir=_run_dirs(model_dirs)[0],

@@ -1,5 +1,6 @@
 """The data and export commands through the public CLI, with their JSON figures."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -59,7 +60,8 @@ def test_export_tflite_command_and_the_shared_route(tiny_run, tmp_path, capsys):
 def test_the_tflite_beam_scores_with_the_length_penalty_given(tiny_run, alpha):
     from keras_s2s import runs
 
-    decoder = runs.load_tflite_decoder(tiny_run, 8, 2, length_penalty=alpha)
+    decode = dataclasses.replace(runs.load_config(tiny_run).decode, length_penalty=alpha)
+    decoder = runs.load_tflite_decoder(tiny_run, 8, 2, decode=decode)
     out = decoder.beam(tf.constant([[5, 6, 7, 0, 0, 0, 0, 0]], tf.int32))
     normalised = not np.allclose(out["scores"].numpy(), out["log_probs"].numpy())
     assert decoder.length_penalty == alpha and normalised == (alpha > 0)

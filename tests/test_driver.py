@@ -138,9 +138,11 @@ def _cli(capsys, *args):
 
 def test_cli_commands_work_alike_on_the_three_backends(tiny_run, exported, tmp_path, capsys):
     path, server = exported
-    src, ref = tmp_path / "src.txt", tmp_path / "ref.txt"
+    src, ref, prefix = tmp_path / "src.txt", tmp_path / "ref.txt", tmp_path / "prefix.txt"
     src.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     ref.write_text("\n".join(REFS) + "\n", encoding="utf-8")
+    prefix.write_text("\n".join(["", "trois", "", "neuf cent"] + [""] * 4) + "\n",
+                      encoding="utf-8")
     flags = {"model_dir": ["--model-dir", str(tiny_run)],
              "saved_model": ["--saved-model", str(path)],
              "server": ["--server", f"127.0.0.1:{server.port}", "--model-name", "tiny"]}
@@ -152,12 +154,25 @@ def test_cli_commands_work_alike_on_the_three_backends(tiny_run, exported, tmp_p
                  "--n-best", "2", "--batch-size", "3"),
             _cli(capsys, "score", *backend, "--src", str(src), "--tgt", str(ref)),
             json.loads(_cli(capsys, "evaluate", *backend, "--src", str(src), "--ref", str(ref),
-                            "--beam-size", "2", "--json").splitlines()[-1]))
-    greedy, nbest, scores, figures = results["model_dir"]
+                            "--beam-size", "2", "--json").splitlines()[-1]),
+            # Per-request controls, prefixes and sampling: served exports honour them too.
+            _cli(capsys, "translate", *backend, "--input", str(src), "--beam-size", "3",
+                 "--n-best", "2", "--length-penalty", "1.0", "--max-len-a", "0",
+                 "--max-len-b", "3", "--token-scores"),
+            _cli(capsys, "translate", *backend, "--input", str(src), "--prefix-file",
+                 str(prefix), "--beam-size", "3"),
+            _cli(capsys, "translate", *backend, "--input", str(src), "--sample",
+                 "--num-samples", "2", "--temperature", "0.8", "--seed", "3"))
+    greedy, nbest, scores, figures, controlled, prefixed, samples = results["model_dir"]
+    assert all(len(line.split(" ||| ")[3].split()) <= 3 for line in controlled.splitlines())
+    lines = prefixed.splitlines()
+    assert lines[1].startswith("trois") and lines[3].startswith("neuf cent")
+    assert len(samples.splitlines()) == 2 * len(TEXTS)
     assert len(greedy.splitlines()) == len(TEXTS) and len(nbest.splitlines()) == 2 * len(TEXTS)
     assert figures["beam_size"] == 2 and figures["sentences"] == len(TEXTS)
-    for name, (g, n, s, f) in results.items():
+    for name, (g, n, s, f, *rest) in results.items():
         assert (g, n) == (greedy, nbest), name
+        assert rest == [controlled, prefixed, samples], name
         assert [float(x) for x in s.split()] == pytest.approx(
             [float(x) for x in scores.split()], abs=2e-3), name
         assert (f["bleu"], f["chrf"]) == (figures["bleu"], figures["chrf"]), name
@@ -166,7 +181,11 @@ def test_cli_commands_work_alike_on_the_three_backends(tiny_run, exported, tmp_p
 @pytest.mark.parametrize("args, message", [
     (["translate"], "exactly one of --model-dir"),
     (["translate", "--saved-model", "x", "--server", "h:1"], "--saved-model, --server"),
-    (["translate", "--saved-model", "x", "--length-penalty", "0.6"], "--length-penalty"),
+    (["translate", "--saved-model", "x", "--temperature", "0.6"], "add --sample"),
+    (["translate", "--saved-model", "x", "--sample", "--n-best", "2"], "drop them"),
+    (["score", "--saved-model", "x", "--src", "a", "--tgt", "b", "--max-len-b", "3"],
+     "--max-len-b: score reads the given targets"),
+    (["translate", "--saved-model", "x", "--token-scores"], "add --n-best N"),
     (["translate", "--model-dir", "x", "--n-best", "4", "--beam-size", "2"], "--n-best 4"),
 ])
 def test_cli_refuses_backend_flags_that_cannot_work(args, message, capsys):

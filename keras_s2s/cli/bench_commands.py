@@ -7,6 +7,7 @@ import re
 import tempfile
 from typing import get_args
 
+from keras_s2s.cli.decode_commands import refuse_search_flags
 from keras_s2s.cli.export_commands import max_src_len_flag
 from keras_s2s.cli.parser import (
     command,
@@ -43,6 +44,7 @@ def cmd_bench_train(args: argparse.Namespace) -> dict:
 def cmd_bench_decode(args: argparse.Namespace) -> dict:
     from keras_s2s.bench.decode import bench_decode
 
+    refuse_search_flags(args, "the benchmark decodes with the run's own search settings")
     with tempfile.TemporaryDirectory() as scratch:
         return bench_decode(args.model_dir, args.src, args.beam_size or 5, args.batch_size,
                             args.limit, scratch)
@@ -51,6 +53,7 @@ def cmd_bench_decode(args: argparse.Namespace) -> dict:
 def cmd_bench_tflite(args: argparse.Namespace) -> dict:
     from keras_s2s.bench.tflite import bench_tflite
 
+    refuse_search_flags(args, "the benchmark decodes with the run's own search settings")
     with tempfile.TemporaryDirectory() as scratch:
         return bench_tflite(args.model_dir[0], args.src, args.ref, args.beam_size or 5,
                             args.max_src_len, args.limit, scratch)

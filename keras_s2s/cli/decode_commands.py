@@ -9,20 +9,44 @@ import time
 
 from keras_s2s.cli.parser import backend_flags, command, positive_int
 
+SEARCH_FLAGS = ("length_penalty", "max_len_a", "max_len_b", "coverage_penalty")
 
-def translator_from_args(args: argparse.Namespace):
-    """The Translator of `--model-dir` (one run, or several as an ensemble) with the run's
-    decode settings, `--beam-size`, `--length-penalty` and `--replace-unk` applied."""
+
+def decode_from_args(args: argparse.Namespace):
+    """The first run's decode settings with the search flags given applied (and checked)."""
     from keras_s2s import runs
     from keras_s2s.config import validate
 
-    changes = {"beam_size": args.beam_size, "length_penalty": args.length_penalty,
-               "replace_unk": getattr(args, "replace_unk", None)}
+    changes = {"beam_size": args.beam_size, "replace_unk": getattr(args, "replace_unk", None),
+               **{name: getattr(args, name) for name in SEARCH_FLAGS}}
     cfg = runs.load_config(args.model_dir[0])
     decode = dataclasses.replace(cfg.decode, **{k: v for k, v in changes.items()
                                                 if v is not None})
     validate(dataclasses.replace(cfg, decode=decode))  # e.g. replace-unk without attention
-    return runs.load_translator(args.model_dir, decode)
+    return decode
+
+
+def translator_from_args(args: argparse.Namespace):
+    """The Translator of `--model-dir` (one run, or several as an ensemble) with the run's
+    decode settings and the search flags applied (what `export` bakes in)."""
+    from keras_s2s import runs
+
+    return runs.load_translator(args.model_dir, decode_from_args(args))
+
+
+def refuse_search_flags(args: argparse.Namespace, why: str) -> None:
+    """An error naming the search flags given to a command (or back end) that `why`."""
+    given = [f"--{n.replace('_', '-')}" for n in SEARCH_FLAGS if getattr(args, n) is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)}: {why}; drop them.")
+
+
+def search_options(args: argparse.Namespace):
+    """`SearchOptions` of the search flags given, for every back end; None if none is."""
+    from keras_s2s.driver import SearchOptions
+
+    given = {name: getattr(args, name) for name in SEARCH_FLAGS}
+    return SearchOptions(**given) if any(v is not None for v in given.values()) else None
 
 
 def check_backend_flags(args: argparse.Namespace) -> None:
@@ -34,10 +58,6 @@ def check_backend_flags(args: argparse.Namespace) -> None:
         raise ValueError("Pass exactly one of --model-dir DIR (a run), --saved-model DIR (an "
                          "export) or --server HOST:PORT (TF Serving); received: "
                          f"{', '.join(given) or 'none'}.")
-    if args.length_penalty is not None and not args.model_dir:
-        raise ValueError("--length-penalty works with --model-dir only: an export's length "
-                         "penalty is fixed when it is exported (`keras-s2s export "
-                         "--length-penalty A`).")
     replace_unk = getattr(args, "replace_unk", None)
     if replace_unk and args.server:
         raise ValueError("--replace-unk cannot be switched on per request: a served model "
@@ -60,7 +80,7 @@ def open_driver(args: argparse.Namespace):
                              "re-export it with `keras-s2s export --replace-unk`.")
     else:
         backend = ServerBackend(args.server, args.model_name)
-    return Driver(backend, args.batch_size, args.on_long_input)
+    return Driver(backend, args.batch_size, args.on_long_input, search_options(args))
 
 
 def warn_long_inputs(driver, what: str = "line") -> dict:
@@ -105,26 +125,67 @@ def nbest_line(index: int, hyp, token_scores: bool = False) -> str:
     return line
 
 
-def cmd_translate(args: argparse.Namespace) -> dict:
-    """1-best translations, one per line, or n-best lists as `i ||| hypothesis ||| score`
-    (`||| alignment` added for attention models, `||| piece|log_prob …` with
-    --token-scores)."""
-    from keras_s2s.config import DecodeConfig
+SAMPLE_FLAGS = ("num_samples", "temperature", "top_k", "top_p", "seed")
 
-    if args.token_scores and not args.n_best:
+
+def check_translate_flags(args: argparse.Namespace) -> None:
+    """Flags that only make sense together (checked before anything loads)."""
+    if args.token_scores and not (args.n_best or args.sample):
         raise ValueError("--token-scores adds a field to n-best lines: add --n-best N "
                          "(--n-best 1 for the best translation only).")
     if args.n_best and args.beam_size and args.n_best > args.beam_size:
         raise ValueError(f"--n-best {args.n_best} needs a beam at least as wide; received "
                          f"--beam-size {args.beam_size}.")
+    sampling = [f"--{n.replace('_', '-')}" for n in SAMPLE_FLAGS if getattr(args, n) is not None]
+    if sampling and not args.sample:
+        raise ValueError(f"{', '.join(sampling)} set how --sample draws: add --sample.")
+    searching = [f"--{n.replace('_', '-')}" for n in ("n_best", "beam_size", *SEARCH_FLAGS)
+                 if getattr(args, n) is not None]
+    if args.sample and searching:
+        raise ValueError(f"--sample draws --num-samples translations with the model's length "
+                         f"limits; {', '.join(searching)} are beam-search settings: drop them.")
+
+
+def read_prefixes(path: str, count: int) -> list[str]:
+    """One forced prefix per input line ("" = none), or an error if the counts differ."""
+    from keras_s2s.data.corpus import iter_lines
+
+    prefixes = list(iter_lines(path))
+    if len(prefixes) != count:
+        raise ValueError(f"--prefix-file {path} has {len(prefixes)} lines for {count} input "
+                         "lines: give one prefix per line (an empty line for none).")
+    return prefixes
+
+
+def print_hypotheses(lists: list, args: argparse.Namespace, plain: bool) -> None:
+    """One translation per line when `plain`, else n-best lines (with token scores)."""
+    for i, hyps in enumerate(lists):
+        for hyp in hyps:
+            print(hyp.text if plain else nbest_line(i, hyp, args.token_scores))
+
+
+def cmd_translate(args: argparse.Namespace) -> dict:
+    """1-best translations, one per line, or n-best lists as `i ||| hypothesis ||| score`
+    (`||| alignment` added for attention models, `||| piece|log_prob …` with
+    --token-scores); `--prefix-file` forces each output's start; `--sample` draws."""
+    from keras_s2s.config import DecodeConfig
+    from keras_s2s.driver import SampleOptions
+
+    check_translate_flags(args)
     driver = open_driver(args)  # first: a bad model path fails before waiting on stdin
     texts = read_input(args.input)
+    prefixes = read_prefixes(args.prefix_file, len(texts)) if args.prefix_file else None
     start = time.time()
-    if args.n_best:
+    if args.sample:
+        given = {n: getattr(args, n) for n in SAMPLE_FLAGS if getattr(args, n) is not None}
+        options = SampleOptions(**given)
+        lists = driver.sample(texts, options, prefixes)
+        print_hypotheses(lists, args, options.num_samples == 1 and not args.token_scores)
+    elif args.n_best:
         beam = args.beam_size or max(args.n_best, DecodeConfig().beam_size)
-        for i, hyps in enumerate(driver.nbest(texts, args.n_best, beam)):
-            for hyp in hyps:
-                print(nbest_line(i, hyp, args.token_scores))
+        print_hypotheses(driver.nbest(texts, args.n_best, beam, prefixes), args, False)
+    elif prefixes is not None:
+        print_hypotheses(driver.nbest(texts, 1, args.beam_size, prefixes), args, True)
     else:
         for line in driver.translate(texts, args.beam_size)[0]:
             print(line)
@@ -136,6 +197,7 @@ def cmd_score(args: argparse.Namespace) -> dict:
     """Prints `log p(target | source)` of each line pair."""
     from keras_s2s.data.corpus import read_parallel
 
+    refuse_search_flags(args, "score reads the given targets and searches nothing")
     driver = open_driver(args)
     pairs = read_parallel(args.src, args.tgt)
     log_probs, tokens = driver.score([s for s, _ in pairs], [t for _, t in pairs])
@@ -150,6 +212,7 @@ def cmd_rescore(args: argparse.Namespace) -> dict:
     from keras_s2s.data.corpus import iter_lines
     from keras_s2s.decode.rescore import read_nbest, rescore
 
+    refuse_search_flags(args, "rescore scores the given lists and searches nothing")
     driver = open_driver(args)
     sources = list(iter_lines(args.src))
     candidates = read_nbest(args.nbest)
@@ -169,6 +232,9 @@ def cmd_align(args: argparse.Namespace) -> dict:
 
     from keras_s2s.experiments.figures import plot_attention
 
+    if not args.model_dir:
+        refuse_search_flags(args, "an export's align signature uses its exported search "
+                                  "(with --model-dir they apply)")
     (alignment,) = open_driver(args).align([args.sentence])
     if not np.any(alignment.weights):
         raise ValueError("This model has no attention (model.attention: none): there are no "
@@ -188,6 +254,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(Moses format 'i ||| hypothesis ||| score')")
     p.add_argument("--token-scores", action="store_true",
                    help="with --n-best: add ' ||| piece|log_prob ...' for every output token")
+    p.add_argument("--prefix-file", help="one forced start per input line (empty: none); the "
+                   "search continues after it")
+    p.add_argument("--sample", action="store_true", help="sample translations instead of "
+                   "searching (e.g. back-translation)")
+    p.add_argument("--num-samples", type=positive_int, help="--sample: translations per line "
+                   "(1: plain lines; more: n-best lines)")
+    p.add_argument("--temperature", type=float, help="--sample: 0 = greedy, 1 = the model")
+    p.add_argument("--top-k", type=int, help="--sample: among the k most probable tokens")
+    p.add_argument("--top-p", type=float, help="--sample: among the most probable tokens "
+                   "reaching probability p")
+    p.add_argument("--seed", type=int, help="--sample: the same seed, the same samples")
 
     p = command(sub, "score", "log p(target | source) of given sentence pairs", cmd_score)
     backend_flags(p, translates=False)

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from keras_s2s.cli.decode_commands import translator_from_args
+from keras_s2s.cli.decode_commands import decode_from_args, translator_from_args
 from keras_s2s.cli.parser import (
     command,
     positive_int,
@@ -36,7 +36,7 @@ def cmd_export_tflite(args: argparse.Namespace) -> dict:
     from keras_s2s.export.tflite import export_tflite
 
     decoder = runs.load_tflite_decoder(args.model_dir, args.max_src_len, args.beam_size,
-                                       args.tflite_batch, args.length_penalty)
+                                       args.tflite_batch, decode_from_args(args))
     figures = export_tflite(decoder, args.out, args.quantize)
     print(f"wrote {args.out} ({figures['bytes']:,} bytes) and {figures['metadata']}",
           file=sys.stderr)

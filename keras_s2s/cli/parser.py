@@ -90,6 +90,11 @@ def search_flags(parser: argparse.ArgumentParser, required: bool = False) -> Non
     parser.add_argument("--beam-size", type=positive_int, help="beam width (default: the "
                         "model's own); 1 = greedy")
     parser.add_argument("--length-penalty", type=float, help="GNMT alpha (0 = the paper)")
+    parser.add_argument("--max-len-a", type=float, help="at most A * source tokens + B output "
+                        "tokens (default: the model's own, 1.5)")
+    parser.add_argument("--max-len-b", type=int, help="see --max-len-a (default 10)")
+    parser.add_argument("--coverage-penalty", type=float, help="GNMT beta, attention models: "
+                        "favour translations that attend to every source word (0 = off)")
 
 
 def replace_unk_flag(parser: argparse.ArgumentParser) -> None:

@@ -118,6 +118,11 @@ def _check_together(cfg: Config) -> None:
          "copies the attended source word in place of <unk> and needs model.attention and "
          f"word, space or char tokenizers; received: attention {model.attention}, "
          f"tokenizers {data.src_tokenizer}/{data.tgt_tokenizer}"),
+        (cfg.decode.coverage_penalty < 0
+         or (cfg.decode.coverage_penalty > 0 and model.attention == "none"),
+         "decode.coverage_penalty", "is GNMT's beta >= 0 and needs model.attention (it "
+         f"rewards attending to every source word); received: "
+         f"{cfg.decode.coverage_penalty} with attention {model.attention}"),
         (model.input_feeding and model.attention == "none", "model.input_feeding",
          "feeds the attentional state back and needs model.attention (dot, general or "
          "concat); received: attention none"),

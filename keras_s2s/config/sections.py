@@ -120,6 +120,7 @@ class DecodeConfig:
     length_penalty: float = 0.0  # GNMT alpha; 0 is the paper's plain log-probability
     max_len_a: float = 1.5
     max_len_b: int = 10
+    coverage_penalty: float = 0.0  # GNMT beta (attention models): favour covering the source
     max_src_len: int = positive(200)  # longer inputs are cut to this many tokens (translating)
     replace_unk: bool = False  # attention: each output <unk> becomes the source word it attends
 

@@ -15,6 +15,7 @@ from keras_s2s.decode.step import (
     StepFn,
     attended,
     ban_special,
+    step_weights,
 )
 
 # Per-token values carried beside each hypothesis, `{name: [.., k, L]}`: the log-prob of
@@ -33,7 +34,9 @@ class BeamState(NamedTuple):
     alive_seq: tf.Tensor  # [a, k, L] int32, <pad> after the current step
     alive_log_probs: tf.Tensor  # [a, k] float32, sum of token log-probs
     alive_states: Any  # nest of [a * k, ...], the decoder states of alive hypotheses
-    alive_tracks: Tracks  # [a, k, L] each: "log_prob" float32, "align" int32
+    # [a, k, L] each: "log_prob" float32, "align" int32; with a coverage penalty also
+    # "coverage" [a, k, S] float32, the attention each source position received so far
+    alive_tracks: Tracks
     finished_seq: tf.Tensor  # [a, k, L] int32, each ends with </s> (or at its limit)
     finished_scores: tf.Tensor  # [a, k] float32, length-penalised; NEG_INF if empty
     finished_log_probs: tf.Tensor  # [a, k] float32, raw sum of log-probs
@@ -77,7 +80,8 @@ def _empty_tracks(batch, beam, limit) -> Tracks:
 def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
                 beam_size: tf.Tensor | int, n_best: tf.Tensor | int,
                 alpha: tf.Tensor | float = 0.0, buffer_len: int | None = None,
-                constrain: ConstrainFn | None = None) -> Hypotheses:
+                constrain: ConstrainFn | None = None,
+                coverage_penalty: tf.Tensor | float = 0.0) -> Hypotheses:
     """Finds the `n_best` most probable translations of each source sentence.
 
     A hypothesis that emits `</s>` leaves the beam for the finished set (the paper's rule);
@@ -95,6 +99,8 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
         buffer_len: a fixed L ≥ every `max_lengths`; with a Python-int `beam_size` every loop
             carry then has a static shape (for TFLite). None: `L = max(max_lengths)`.
         constrain: `(t, rows [b * k], log_probs) → log_probs`, e.g. a forced target prefix.
+        coverage_penalty: GNMT's β: a finished hypothesis scores `log_prob / lp(len) + β Σ_i
+            log(min(attention received by source position i, 1))`. Models that attend only.
 
     Returns:
         The `n_best` `Hypotheses` of each sentence, best first by penalised score.
@@ -113,6 +119,17 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
     empty_seq = tf.fill([batch, beam, limit], PAD_ID)
     empty_scores = tf.fill([batch, beam], NEG_INF)
     empty_tracks = _empty_tracks(batch, beam, limit)
+    beta = None
+    if isinstance(coverage_penalty, (int, float)) and coverage_penalty == 0:
+        pass  # off, known when tracing: nothing to carry
+    elif step_weights(states) is None:  # a request's β > 0 for the paper's model
+        tf.debugging.assert_less_equal(
+            tf.cast(coverage_penalty, tf.float32), 0.0, message="coverage_penalty needs a "
+            "model with attention; send 0 (or < 0 for the export's own) to this model")
+    else:
+        beta = tf.convert_to_tensor(coverage_penalty, tf.float32)
+        padding = tf.cast(src_ids == PAD_ID, tf.float32)[:, None, :]  # counts as covered
+        empty_tracks["coverage"] = tf.repeat(padding, beam, axis=1)  # [b, k, S]
     init = BeamState(
         t=tf.constant(0), rows=tf.range(batch), max_lengths=max_lengths, alive_seq=empty_seq,
         alive_log_probs=tf.tile(tf.expand_dims(first, 0), [batch, 1]), alive_states=states,
@@ -121,7 +138,7 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
         out_scores=empty_scores, out_log_probs=empty_scores, out_tracks=empty_tracks)
 
     def body(s: BeamState) -> tuple[BeamState]:
-        new = _advance(s, step, beam, limit, alpha, constrain)
+        new = _advance(s, step, beam, limit, (alpha, beta), constrain)
         if static:  # the carries keep the shapes they entered with (no dynamic tensors)
             tf.nest.map_structure(lambda n, o: n.set_shape(o.shape), new, s)
             return (new,)
@@ -174,9 +191,11 @@ def _retire(s: BeamState, done: tf.Tensor, beam: tf.Tensor) -> BeamState:
         out_tracks=put(s.out_tracks, s.finished_tracks))
 
 
-def _advance(s: BeamState, step: StepFn, beam, limit, alpha,
+def _advance(s: BeamState, step: StepFn, beam, limit, penalties: tuple,
              constrain: ConstrainFn | None) -> BeamState:
-    """One decoding step: expand every alive hypothesis, keep k alive, merge the finished."""
+    """One decoding step: expand every alive hypothesis, keep k alive, merge the finished.
+    `penalties`: GNMT's α and β (None: no coverage penalty)."""
+    alpha, beta = penalties
     batch = tf.shape(s.rows)[0]
     last = tf.gather(s.alive_seq, tf.maximum(s.t - 1, 0), axis=2)  # [b, k]
     tokens = tf.where(s.t == 0, BOS_ID, last)
@@ -201,8 +220,12 @@ def _advance(s: BeamState, step: StepFn, beam, limit, alpha,
     where = attended(states)  # [b * k]: where each beam's step attended most
     if where is not None:
         new["align"] = tf.gather(tf.reshape(where, [batch, beam]), cand_beam, batch_dims=1)
-    cand_tracks = {name: _write(tf.gather(track, cand_beam, batch_dims=1), new.get(name),
-                                position) for name, track in s.alive_tracks.items()}
+    cand_tracks = {name: _write(tf.gather(s.alive_tracks[name], cand_beam, batch_dims=1),
+                                new.get(name), position) for name in ("log_prob", "align")}
+    if beta is not None:  # each candidate's parent's coverage, plus this step's weights
+        weights = tf.reshape(step_weights(states), [batch, beam, -1])
+        cand_tracks["coverage"] = tf.gather(s.alive_tracks["coverage"] + weights, cand_beam,
+                                            batch_dims=1)
     at_limit = tf.expand_dims(s.t + 1 >= s.max_lengths, 1)  # [b, 1]
     ends = (cand_tok == EOS_ID) | at_limit  # [b, 2k]
     valid = cand_lp > NEG_INF / 2
@@ -213,7 +236,11 @@ def _advance(s: BeamState, step: StepFn, beam, limit, alpha,
     states = tf.nest.map_structure(lambda x: _gather_beams(x, alive_beam, batch, beam), states)
 
     # Finished: old finished and new ended candidates, best k by penalised score.
-    new_scores = tf.where(ends & valid, cand_lp / length_penalty(s.t + 1, alpha), NEG_INF)
+    new_scores = cand_lp / length_penalty(s.t + 1, alpha)
+    if beta is not None:
+        covered = tf.minimum(tf.maximum(cand_tracks["coverage"], 1e-10), 1.0)
+        new_scores += beta * tf.reduce_sum(tf.math.log(covered), axis=-1)
+    new_scores = tf.where(ends & valid, new_scores, NEG_INF)
     scores, seq, lps, tracks = _top(
         tf.concat([s.finished_scores, new_scores], axis=1), beam,
         tf.concat([s.finished_seq, cand_seq], axis=1),

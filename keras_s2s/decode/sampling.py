@@ -13,7 +13,14 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from keras_s2s.decode.greedy import greedy_search
-from keras_s2s.decode.step import NEG_INF, EncodeFn, Hypotheses, PickFn, StepFn
+from keras_s2s.decode.step import (
+    NEG_INF,
+    ConstrainFn,
+    EncodeFn,
+    Hypotheses,
+    PickFn,
+    StepFn,
+)
 
 _MASK32 = 0xFFFFFFFF
 _xor, _and = tf.bitwise.bitwise_xor, tf.bitwise.bitwise_and
@@ -95,7 +102,8 @@ def make_sampler(options: Sampling, keys: tf.Tensor) -> PickFn:
 
 def sample_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths: tf.Tensor,
                   num_samples: tf.Tensor | int, options: Sampling, seed: tf.Tensor | int,
-                  text_hashes: tf.Tensor, constrain=None) -> Hypotheses:
+                  text_hashes: tf.Tensor, constrain: ConstrainFn | None = None
+                  ) -> Hypotheses:
     """`num_samples` sampled translations of each sentence.
 
     Args:
@@ -118,12 +126,12 @@ def sample_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_length
     keys = row_keys(seed, text_hashes, num_samples)
     rows = tf.repeat(src_ids, num_samples, axis=0)  # [b * N, S]
     sentence_of = tf.repeat(tf.range(batch), num_samples)
-    tiled_constrain = None
-    if constrain is not None:
-        def tiled_constrain(t, row_ids, log_probs):
-            return constrain(t, tf.gather(sentence_of, row_ids), log_probs)
+
+    def tiled(t, row_ids, log_probs):  # sample rows → their sentences' rows
+        return constrain(t, tf.gather(sentence_of, row_ids), log_probs)
     hyps = greedy_search(encode, step, rows, tf.repeat(max_lengths, num_samples),
-                         pick=make_sampler(options, keys), constrain=tiled_constrain)
+                         pick=make_sampler(options, keys),
+                         constrain=None if constrain is None else tiled)
 
     def per_sentence(x: tf.Tensor | None) -> tf.Tensor | None:  # [b * N, 1, ...] → [b, N, ...]
         if x is None:

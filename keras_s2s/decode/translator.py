@@ -12,7 +12,6 @@ from keras_s2s.constants import (
     INPUT_N_BEST,
     INPUT_SOURCE,
     INPUT_TARGET,
-    INPUT_TEXT,
     OUTPUT_ALIGNMENTS,
     OUTPUT_ATTENTION,
     OUTPUT_LOG_PROB,
@@ -32,12 +31,16 @@ from keras_s2s.constants import (
     SIG_ALIGN,
     SIG_SCORE,
     SIG_TRANSLATE,
+    SIG_TRANSLATE_CONTROLLED,
     SIG_TRANSLATE_GREEDY,
     SIG_TRANSLATE_NBEST,
+    SIG_TRANSLATE_SAMPLE,
 )
 from keras_s2s.data.tokenizer import Tokenizer, VocabTokenizer
 from keras_s2s.decode.beam_search import beam_search
+from keras_s2s.decode.controls import Controls
 from keras_s2s.decode.greedy import greedy_search
+from keras_s2s.decode.request_controls import TEXT, RequestControls
 from keras_s2s.decode.scoring import (
     force_decode,
     in_reading_order,
@@ -46,8 +49,6 @@ from keras_s2s.decode.scoring import (
 )
 from keras_s2s.decode.step import EncodeFn, Hypotheses, StepFn, max_target_lengths
 
-TEXT = tf.TensorSpec([None], tf.string, name=INPUT_TEXT)
-
 
 def add_eos(ids: tf.RaggedTensor) -> tf.RaggedTensor:
     """`[b, (len)]` → `[b, (len + 1)]` with `</s>` appended to every row."""
@@ -55,7 +56,7 @@ def add_eos(ids: tf.RaggedTensor) -> tf.RaggedTensor:
     return tf.concat([ids, tf.RaggedTensor.from_tensor(eos)], axis=1)
 
 
-class Translator(tf.Module):
+class Translator(RequestControls, tf.Module):
     """Strings in, strings out: tokenize, reverse the source, search, detokenize, in-graph.
 
     It receives the model as `encode`/`step` callables (one model or an ensemble), so it
@@ -170,15 +171,21 @@ class Translator(tf.Module):
         """The search settings this Translator was built with."""
         return self._decode
 
-    def search(self, text, beam_size, n_best) -> dict[str, tf.Tensor]:
+    def search(self, text, beam_size, n_best, prefix=None,
+               controls: Controls | None = None) -> dict[str, tf.Tensor]:
         """Beam search on `[b]` strings → the outputs of `translate_nbest`.
 
         The `tf.function`s below call it; called directly it runs eagerly (the benchmark's
-        Python-loop baseline).
+        Python-loop baseline). `prefix` (`[b]` strings) forces each output's start;
+        `controls` overrides the configured length penalty and limits.
         """
+        controls = controls or Controls.of(self._decode)
         src_ids, lengths = self._source(text)
-        hyps = beam_search(self._encode, self._step, src_ids, self._limits(src_ids), beam_size,
-                           n_best, self._decode.length_penalty)
+        limits = max_target_lengths(src_ids, controls.max_len_a, controls.max_len_b)
+        constrain, limits = self._prefix(prefix, src_ids, limits)
+        hyps = beam_search(self._encode, self._step, src_ids, limits, beam_size, n_best,
+                           controls.length_penalty, constrain=constrain,
+                           coverage_penalty=controls.coverage_penalty)
         return {**self._outputs(text, src_ids, hyps), **lengths}
 
     def signatures(self) -> dict:
@@ -187,7 +194,9 @@ class Translator(tf.Module):
         `source_tokens` and `source_tokens_read` (`[b]` int32)."""
         return {SERVING_DEFAULT: self.translate, SIG_TRANSLATE: self.translate,
                 SIG_TRANSLATE_NBEST: self.translate_nbest, SIG_SCORE: self.score,
-                SIG_TRANSLATE_GREEDY: self.translate_greedy, SIG_ALIGN: self.align}
+                SIG_TRANSLATE_GREEDY: self.translate_greedy, SIG_ALIGN: self.align,
+                SIG_TRANSLATE_CONTROLLED: self.translate_controlled,
+                SIG_TRANSLATE_SAMPLE: self.translate_sample}
 
     @tf.function(input_signature=[TEXT])
     def translate(self, text: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -7,15 +7,10 @@ from keras_s2s.driver.backends import (
     ServerBackend,
     TranslatorBackend,
 )
-from keras_s2s.driver.driver import (
-    Alignment,
-    Driver,
-    Hypothesis,
-    LongInput,
-    OnLongInput,
-    in_length_order,
-)
+from keras_s2s.driver.driver import Driver, LongInput, OnLongInput, in_length_order
+from keras_s2s.driver.hypothesis import Alignment, Hypothesis
+from keras_s2s.driver.request import SampleOptions, SearchOptions
 
 __all__ = ["Alignment", "Backend", "BackendError", "Driver", "Hypothesis", "LongInput",
-           "OnLongInput", "SavedModelBackend", "ServerBackend", "TranslatorBackend",
-           "in_length_order"]
+           "OnLongInput", "SampleOptions", "SavedModelBackend", "SearchOptions",
+           "ServerBackend", "TranslatorBackend", "in_length_order"]

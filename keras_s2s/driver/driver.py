@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Callable, Literal, NamedTuple, Sequence, TypeVar, get_args
 
 import numpy as np
@@ -10,30 +9,29 @@ import numpy as np
 from keras_s2s.constants import (
     INPUT_BEAM_SIZE,
     INPUT_N_BEST,
+    INPUT_PREFIX,
     INPUT_SOURCE,
     INPUT_TARGET,
     INPUT_TEXT,
-    OUTPUT_ALIGNMENTS,
     OUTPUT_ATTENTION,
     OUTPUT_LOG_PROB,
-    OUTPUT_LOG_PROBS,
     OUTPUT_NUM_TOKENS,
-    OUTPUT_SCORES,
     OUTPUT_SOURCE_PIECES,
     OUTPUT_SOURCE_TOKENS,
     OUTPUT_SOURCE_TOKENS_READ,
     OUTPUT_TARGET_PIECES,
-    OUTPUT_TOKEN_LOG_PROBS,
-    OUTPUT_TOKENS,
     OUTPUT_TRANSLATION,
-    OUTPUT_TRANSLATIONS,
     SIG_ALIGN,
     SIG_SCORE,
     SIG_TRANSLATE,
+    SIG_TRANSLATE_CONTROLLED,
     SIG_TRANSLATE_GREEDY,
     SIG_TRANSLATE_NBEST,
+    SIG_TRANSLATE_SAMPLE,
 )
 from keras_s2s.driver.backends import Backend
+from keras_s2s.driver.hypothesis import Alignment, Hypothesis, as_strings, hypotheses
+from keras_s2s.driver.request import SampleOptions, SearchOptions
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -52,29 +50,6 @@ class LongInput(NamedTuple):
                 f"first {self.read} (decode.max_src_len)")
 
 
-class Hypothesis(NamedTuple):
-    """One translation of a sentence."""
-
-    text: str
-    score: float  # what the search ranked by (length-penalised when a penalty is set)
-    log_prob: float  # log p(text | source), `</s>` included
-    # Per output token, the source token (0-based, reading order) it attended to most; the
-    # source's token count stands for its `</s>`. Empty for models without attention.
-    alignment: tuple[int, ...] = ()
-    # Per output token, `</s>` included: its piece and log-probability (they sum to
-    # `log_prob`). Empty from exports made before token scores existed.
-    tokens: tuple[tuple[str, float], ...] = ()
-
-
-class Alignment(NamedTuple):
-    """What attention did while translating one sentence."""
-
-    translation: str
-    source: list[str]  # the source pieces in reading order, then "</s>"
-    target: list[str]  # the output pieces, then "</s>"
-    weights: np.ndarray  # [len(target), len(source)]: row t, output piece t's attention
-
-
 def in_length_order(fn: Callable[[list[Item]], Sequence[Result]], items: Sequence[Item],
                     batch_size: int, length: Callable[[Item], int] = len) -> list[Result]:
     """Calls `fn(batch) → one result per item` on batches of similar `length` (less padding,
@@ -86,11 +61,6 @@ def in_length_order(fn: Callable[[list[Item]], Sequence[Result]], items: Sequenc
         for i, result in zip(chunk, fn([items[i] for i in chunk])):
             results[i] = result
     return results
-
-
-def _strings(values: np.ndarray) -> list:
-    """A numpy array of bytes (any shape) → nested lists of `str`."""
-    return np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])(values).tolist()
 
 
 def _positive(name: str, value: int) -> None:
@@ -116,12 +86,13 @@ class Driver:
     """
 
     def __init__(self, backend: Backend, batch_size: int = 64,
-                 on_long_input: OnLongInput = "truncate"):
+                 on_long_input: OnLongInput = "truncate", options: SearchOptions | None = None):
         _positive("batch_size", batch_size)
         if on_long_input not in get_args(OnLongInput):
             raise ValueError(f"on_long_input must be one of {get_args(OnLongInput)}; "
                              f"received: {on_long_input!r}.")
         self.backend, self.batch_size, self.on_long_input = backend, batch_size, on_long_input
+        self.options = options  # every search's settings, if given (else the model's own)
         self.long_inputs: list[LongInput] = []  # of the last call, in input order
 
     def _call(self, signature: str, batch: list[tuple[int, object]], inputs: dict) -> dict:
@@ -154,46 +125,65 @@ class Driver:
             beam_size: None for the model's own `translate` signature (its configured beam),
                 1 for greedy search, k > 1 for a beam of k.
         """
-        if beam_size is not None and beam_size != 1:
+        if self.options is not None or (beam_size is not None and beam_size != 1):
             best = [hyps[0] for hyps in self.nbest(texts, 1, beam_size)]
             return [h.text for h in best], [h.log_prob for h in best]
         signature = SIG_TRANSLATE if beam_size is None else SIG_TRANSLATE_GREEDY
 
         def run(batch: list[tuple[int, str]]) -> list[tuple[str, float]]:
             out = self._call(signature, batch, {INPUT_TEXT: _texts(batch)})
-            return list(zip(_strings(out[OUTPUT_TRANSLATION]), out[OUTPUT_LOG_PROB].tolist()))
+            return list(zip(as_strings(out[OUTPUT_TRANSLATION]), out[OUTPUT_LOG_PROB].tolist()))
         pairs = self._run(run, texts)
         return [text for text, _ in pairs], [log_prob for _, log_prob in pairs]
 
-    def nbest(self, texts: Sequence[str], n_best: int, beam_size: int
+    def nbest(self, texts: Sequence[str], n_best: int, beam_size: int | None,
+              prefixes: Sequence[str] | None = None, options: SearchOptions | None = None
               ) -> list[list[Hypothesis]]:
-        """Per sentence, the `n_best` best hypotheses of a beam of `beam_size`, best first."""
-        _positive("beam_size", beam_size)
+        """Per sentence, the `n_best` best hypotheses of a beam of `beam_size`, best first.
+
+        `prefixes` (one per text, "" for none) force the start of each output; `options`
+        (default: the Driver's) set the length penalty, limits and coverage penalty. Either
+        one sends the call to `translate_controlled`, which every back end serves alike,
+        and lets `beam_size` be None (the model's own).
+        """
+        options = options or self.options
+        controlled = prefixes is not None or options is not None
+        if beam_size is not None or not controlled:
+            _positive("beam_size", beam_size or 0)
         _positive("n_best", n_best)
-        if n_best > beam_size:
+        if beam_size is not None and n_best > beam_size:
             raise ValueError(f"A beam of {beam_size} keeps at most {beam_size} hypotheses; "
                              f"received: n_best={n_best}. Raise the beam size.")
+        extra = (options or SearchOptions()).inputs() if controlled else {}
+        items = _with_prefixes(texts, prefixes)
 
-        def run(batch: list[tuple[int, str]]) -> list[list[Hypothesis]]:
-            out = self._call(SIG_TRANSLATE_NBEST, batch, {
-                INPUT_TEXT: _texts(batch), INPUT_BEAM_SIZE: np.int32(beam_size),
-                INPUT_N_BEST: np.int32(n_best)})
-            texts = _strings(out[OUTPUT_TRANSLATIONS])
-            alignments = _alignments(out.get(OUTPUT_ALIGNMENTS), np.shape(texts))
-            tokens = _token_scores(out.get(OUTPUT_TOKENS), out.get(OUTPUT_TOKEN_LOG_PROBS),
-                                   np.shape(texts))
-            rows = zip(texts, out[OUTPUT_SCORES].tolist(), out[OUTPUT_LOG_PROBS].tolist(),
-                       alignments, tokens)
-            return [[Hypothesis(*hyp) for hyp in zip(*row)] for row in rows]
-        return self._run(run, texts)
+        def run(batch: list[tuple[int, tuple[str, str]]]) -> list[list[Hypothesis]]:
+            inputs = {INPUT_TEXT: _texts(batch), INPUT_BEAM_SIZE: np.int32(beam_size or 0),
+                      INPUT_N_BEST: np.int32(n_best), **extra}
+            if controlled:
+                inputs[INPUT_PREFIX] = _prefixes(batch)
+            signature = SIG_TRANSLATE_CONTROLLED if controlled else SIG_TRANSLATE_NBEST
+            return hypotheses(self._call(signature, batch, inputs))
+        return self._run(run, items, length=lambda item: len(item[0]))
+
+    def sample(self, texts: Sequence[str], options: SampleOptions,
+               prefixes: Sequence[str] | None = None) -> list[list[Hypothesis]]:
+        """Per sentence, `options.num_samples` sampled translations (e.g. for
+        back-translation), in sample order, each with the model's log-probability."""
+        extra = options.inputs()
+
+        def run(batch: list[tuple[int, tuple[str, str]]]) -> list[list[Hypothesis]]:
+            return hypotheses(self._call(SIG_TRANSLATE_SAMPLE, batch, {
+                INPUT_TEXT: _texts(batch), INPUT_PREFIX: _prefixes(batch), **extra}))
+        return self._run(run, _with_prefixes(texts, prefixes), length=lambda item: len(item[0]))
 
     def align(self, texts: Sequence[str]) -> list[Alignment]:
         """Each sentence's translation (the model's configured search) with its attention
         weights over the source pieces (zeros for a model without attention)."""
         def run(batch: list[tuple[int, str]]) -> list[Alignment]:
             out = self._call(SIG_ALIGN, batch, {INPUT_TEXT: _texts(batch)})
-            rows = zip(_strings(out[OUTPUT_TRANSLATION]), _strings(out[OUTPUT_SOURCE_PIECES]),
-                       _strings(out[OUTPUT_TARGET_PIECES]), out[OUTPUT_ATTENTION])
+            rows = zip(as_strings(out[OUTPUT_TRANSLATION]), as_strings(out[OUTPUT_SOURCE_PIECES]),
+                       as_strings(out[OUTPUT_TARGET_PIECES]), out[OUTPUT_ATTENTION])
             return [Alignment(text, [p for p in src if p], [p for p in tgt if p],
                               weights[:sum(map(bool, tgt)), :sum(map(bool, src))])
                     for text, src, tgt, weights in rows]
@@ -226,25 +216,22 @@ class Driver:
         return [flat[end - len(hyps):end] for end, hyps in zip(ends, candidates)]
 
 
-def _alignments(values: np.ndarray | None, shape: tuple[int, int]) -> list[list[tuple]]:
-    """`[b, n, L]` positions (-1 from `</s>` on) → per hypothesis a tuple of positions; empty
-    tuples when the back end sends none (exports made before alignments existed)."""
-    if values is None:
-        return [[()] * shape[1] for _ in range(shape[0])]
-    return [[tuple(int(p) for p in itertools.takewhile(lambda p: p >= 0, row))
-             for row in sentence] for sentence in values]
+def _texts(batch: list[tuple[int, str | tuple[str, str]]]) -> np.ndarray:
+    """The texts of `(index, text)` or `(index, (text, prefix))` pairs."""
+    return np.array([item if isinstance(item, str) else item[0] for _, item in batch],
+                    dtype=object)
 
 
-def _token_scores(pieces: np.ndarray | None, log_probs: np.ndarray | None,
-                  shape: tuple[int, int]) -> list[list[tuple]]:
-    """`[b, n, L]` pieces ("" after the end) and their log-probs → per hypothesis a tuple of
-    `(piece, log_prob)`; empty tuples when the back end sends none."""
-    if pieces is None or log_probs is None:
-        return [[()] * shape[1] for _ in range(shape[0])]
-    return [[tuple((piece, float(lp)) for piece, lp in zip(_strings(p), row) if piece)
-             for p, row in zip(sentence_pieces, sentence_lps)]
-            for sentence_pieces, sentence_lps in zip(pieces, log_probs)]
+def _prefixes(batch: list[tuple[int, tuple[str, str]]]) -> np.ndarray:
+    return np.array([prefix for _, (_, prefix) in batch], dtype=object)
 
 
-def _texts(batch: list[tuple[int, str]]) -> np.ndarray:
-    return np.array([text for _, text in batch], dtype=object)
+def _with_prefixes(texts: Sequence[str], prefixes: Sequence[str] | None
+                   ) -> list[tuple[str, str]]:
+    """`(text, prefix)` pairs ("" = no prefix), or an error when the counts differ."""
+    if prefixes is None:
+        return [(text, "") for text in texts]
+    if len(prefixes) != len(texts):
+        raise ValueError(f"One prefix per sentence (\"\" for none): received {len(prefixes)} "
+                         f"prefixes for {len(texts)} sentences.")
+    return list(zip(texts, prefixes))
