@@ -113,7 +113,7 @@ def test_nbest_score_rescore_and_bench_decode(tiny_run, tmp_path, capsys):
     figures = last_json(capsys.readouterr().out)
     assert {"greedy_sent_per_s", "beam_sent_per_s", "eager_beam_sent_per_s",
             "saved_model_beam_sent_per_s", "saved_model_greedy_sent_per_s",
-            "mean_hyp_tokens", "step_floor_ms"} <= set(figures)
+            "mean_hyp_tokens", "step_floor_ms", "sample_sent_per_s"} <= set(figures)
     assert figures["step_floor_ms"] > 0
 
 

@@ -15,7 +15,7 @@ from keras_s2s.constants import (
     INPUT_TEXT,
     SIG_TRANSLATE_NBEST,
 )
-from keras_s2s.driver import Driver, SavedModelBackend, TranslatorBackend
+from keras_s2s.driver import Driver, SampleOptions, SavedModelBackend, TranslatorBackend
 
 
 def sentences_per_s(translate: Callable[[list[str]], list[str]], texts: list[str],
@@ -71,7 +71,8 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
 
     Returns:
         `greedy_sent_per_s`, `beam_sent_per_s`, `eager_beam_sent_per_s`,
-        `saved_model_greedy_sent_per_s`, `saved_model_beam_sent_per_s`, `mean_hyp_tokens`,
+        `saved_model_greedy_sent_per_s`, `saved_model_beam_sent_per_s`, `sample_sent_per_s`
+        (one sample per sentence, temperature 1), `mean_hyp_tokens`,
         target tokens/s, the ratios the targets are stated in, and `step_floor_ms`.
     """
     from keras_s2s.data.corpus import iter_lines
@@ -96,6 +97,9 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
     in_graph_same, _ = rate("in_graph", beam_size, texts[:2 * batch_size])
     saved_greedy, _ = rate("saved_model", 1, texts)
     saved_beam, _ = rate("saved_model", beam_size, texts)
+    sampling = SampleOptions(num_samples=1, temperature=1.0, seed=1)
+    sample, _ = sentences_per_s(lambda t: [h[0].text for h in drivers["in_graph"].sample(
+        t, sampling)], texts, warmup)
 
     def tokens(outputs):  # target tokens per hypothesis, </s> included
         lengths = translator.tgt_tokenizer.tokenize(tf.constant(outputs)).row_lengths()
@@ -108,6 +112,7 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
         "eager_beam_sent_per_s": round(eager, 3),
         "saved_model_greedy_sent_per_s": round(saved_greedy, 2),
         "saved_model_beam_sent_per_s": round(saved_beam, 2),
+        "sample_sent_per_s": round(sample, 2),  # one sample per sentence, temperature 1
         "greedy_tgt_tokens_per_s": round(greedy * mean_greedy, 1),
         "beam_tgt_tokens_per_s": round(in_graph * mean_beam, 1),
         "mean_hyp_tokens": round(mean_beam, 2), "mean_greedy_hyp_tokens": round(mean_greedy, 2),
