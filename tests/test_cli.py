@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_cli
 
 from keras_s2s import cli, runs
 
@@ -127,3 +128,16 @@ def test_bench_train_measures_several_precisions_in_one_run(capsys):
         assert 0 < run["mfu"] < 1 and 0 <= run["padding_fraction"] < 1
     assert figures["bf16_speedup_vs_fp32"] == pytest.approx(
         figures["bf16"]["tgt_tokens_per_s"] / figures["fp32"]["tgt_tokens_per_s"], abs=1e-3)
+
+
+def test_a_prefix_file_needs_one_line_per_input(tiny_run, tmp_path, capsys):
+    src = _write(tmp_path, ["12", "3 400"])
+    prefixes = tmp_path / "prefixes.txt"
+    prefixes.write_text("douze\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, ["translate", "--model-dir", str(tiny_run), "--input", src,
+                                      "--prefix-file", str(prefixes)])
+    assert code == 2 and out == "" and "has 1 lines for 2 input lines" in err
+    prefixes.write_text("douze\n\n", encoding="utf-8")
+    code, out, _ = run_cli(capsys, ["translate", "--model-dir", str(tiny_run), "--input", src,
+                                    "--prefix-file", str(prefixes)])
+    assert code == 0 and out.splitlines()[0].startswith("douze") and len(out.splitlines()) == 2
