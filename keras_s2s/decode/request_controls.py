@@ -64,10 +64,10 @@ class RequestControls:
                              max_len_b, coverage_penalty) -> dict[str, tf.Tensor]:
         """`translate_nbest` with every search setting chosen per request: `text [b]`,
         `prefix [b]` (each output starts with it; "" = free), scalars `beam_size` (< 1: the
-        export's own), `n_best`,
-        `length_penalty` α, `max_len_a`, `max_len_b` (output limit `a * source tokens + b`,
-        also raised to fit the prefix) and `coverage_penalty` β (attention models only).
-        A negative α, a, b or β means the export's own value."""
+        export's own), `n_best` (at most the beam), `length_penalty` α, `max_len_a`,
+        `max_len_b` (output limit `a * source tokens + b`, raised to fit the prefix) and
+        `coverage_penalty` β (attention models only). A negative α, a, b or β means the
+        export's own value."""
         tf.debugging.assert_positive(n_best, message="n_best must be >= 1")
         beam_size = tf.where(beam_size < 1, self._decode.beam_size, beam_size)
         controls = Controls.from_request(self._decode, length_penalty, max_len_a, max_len_b,
