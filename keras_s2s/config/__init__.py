@@ -18,6 +18,7 @@ from keras_s2s.config.sections import (
     ConfigError,
     DataConfig,
     DecodeConfig,
+    DistillConfig,
     KeepBest,
     LossKind,
     LSTMKind,
@@ -33,6 +34,7 @@ from keras_s2s.config.sections import (
 )
 
 __all__ = ["PRESETS", "AttentionKind", "Config", "ConfigError", "DataConfig", "DecodeConfig",
-           "KeepBest", "LSTMKind", "LossKind", "ModelConfig", "OnBadLine", "Optimizer", "Precision",
-           "Schedule", "Strategy", "TokenizerKind", "TrainConfig", "choices_of", "deep_update",
-           "from_dict", "load_yaml", "parse_override", "positive", "resolve", "save", "validate"]
+           "DistillConfig", "KeepBest", "LSTMKind", "LossKind", "ModelConfig", "OnBadLine",
+           "Optimizer", "Precision", "Schedule", "Strategy", "TokenizerKind", "TrainConfig",
+           "choices_of", "deep_update", "from_dict", "load_yaml", "parse_override", "positive",
+           "resolve", "save", "validate"]

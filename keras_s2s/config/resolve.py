@@ -16,6 +16,7 @@ from keras_s2s.config.sections import (
     ConfigError,
     DataConfig,
     DecodeConfig,
+    DistillConfig,
     ModelConfig,
     TrainConfig,
 )
@@ -75,7 +76,7 @@ def from_dict(values: Mapping[str, Any]) -> Config:
     """Builds a `Config` from a (possibly partial) nested dict, rejecting unknown keys."""
     merged = _merge(Config().to_dict(), values)
     sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
-                "decode": DecodeConfig}
+                "decode": DecodeConfig, "distill": DistillConfig}
     kwargs = {name: sections[name](**value) if name in sections else value
               for name, value in merged.items()}
     return validate(Config(**kwargs))

@@ -126,6 +126,16 @@ class DecodeConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class DistillConfig:
+    """Sequence-level knowledge distillation (`keras-s2s distill`): the student learns the
+    teacher's beam-search translations of the training sources."""
+
+    beam_size: int = positive(5)  # the teacher's beam when translating the training sources
+    shard_lines: int = positive(2000)  # source lines per shard (a rerun skips finished shards)
+    mix_original: bool = False  # train on the distilled and the original targets together
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """The whole resolved configuration of a run (saved as `config.yaml` in the run dir)."""
 
@@ -134,6 +144,7 @@ class Config:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     decode: DecodeConfig = DecodeConfig()
+    distill: DistillConfig = DistillConfig()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
