@@ -14,6 +14,7 @@ from keras_s2s.cli import (
     bench_commands,
     decode_commands,
     demo,
+    distill_commands,
     eval_commands,
     export_commands,
     train_commands,
@@ -21,7 +22,7 @@ from keras_s2s.cli import (
 from keras_s2s.driver import BackendError
 
 GROUPS = (train_commands, decode_commands, eval_commands, export_commands, bench_commands,
-          demo)
+          distill_commands, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

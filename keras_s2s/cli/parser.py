@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable, get_args
 
-from keras_s2s.config import OnBadLine
+from keras_s2s.config import PRESETS, OnBadLine
 from keras_s2s.driver import OnLongInput
 
 # Flags that set a config key: `args.<dest>` → dotted key (applied after `--set`).
@@ -44,7 +44,7 @@ def command(sub: argparse._SubParsersAction, name: str, text: str, handler: Hand
 
 def config_flags(parser: argparse.ArgumentParser) -> None:
     """`--preset`, `--config`, `--set` and the `--epochs`/`--seed` shortcuts."""
-    parser.add_argument("--preset", help="named preset: default, demo, tiny, small, paper")
+    parser.add_argument("--preset", help=f"named preset: {', '.join(PRESETS)}")
     parser.add_argument("--config", help="YAML config file (sections data/model/train/decode)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config key, e.g. --set model.hidden_dim=128")

@@ -26,6 +26,21 @@ PRESETS: dict[str, dict[str, Any]] = {  # partial dicts applied on top of the de
         "data": {"src_vocab_size": 8000, "tgt_vocab_size": 8000},
         "train": {"batch_size": 64, "learning_rate": 0.001},
     },
+    # Students for phones (`keras-s2s distill`): small embeddings and one or two layers of
+    # 256 or 128 units with attention, tied target embeddings; about 4.1M and 1.8M
+    # parameters with 8k vocabularies.
+    "phone-s": {
+        "model": {"embedding_dim": 128, "hidden_dim": 256, "num_layers": 2,
+                  "attention": "general", "tie_embeddings": True, "dropout": 0.2},
+        "data": {"src_vocab_size": 8000, "tgt_vocab_size": 8000, "reverse_source": False},
+        "train": {"batch_size": 64, "learning_rate": 0.002},
+    },
+    "phone-xs": {
+        "model": {"embedding_dim": 96, "hidden_dim": 128, "num_layers": 1,
+                  "attention": "general", "tie_embeddings": True, "dropout": 0.1},
+        "data": {"src_vocab_size": 8000, "tgt_vocab_size": 8000, "reverse_source": False},
+        "train": {"batch_size": 64, "learning_rate": 0.003},
+    },
     # Sutskever et al. (2014): 4 x 1000 LSTMs, 1000-d embeddings, 160k/80k vocabularies.
     "paper": {
         "data": {"src_vocab_size": 160000, "tgt_vocab_size": 80000},

@@ -1,0 +1,116 @@
+"""`distill`: sequence-level knowledge distillation (Kim & Rush 2016) as one resumable job.
+The teacher (one run or an ensemble) translates the training sources with beam search, the
+student trains on those translations (optionally mixed with the original targets), and
+teacher and student are evaluated on the test set in one table."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from keras_s2s import runs, training
+from keras_s2s.config import Config, ConfigError, resolve
+from keras_s2s.constants import WEIGHTS_FILE
+from keras_s2s.data.corpus import iter_lines, read_parallel
+from keras_s2s.distill.shards import join_shards, translate_in_shards
+from keras_s2s.driver import Driver, TranslatorBackend
+from keras_s2s.evaluation.evaluate import evaluate
+from keras_s2s.evaluation.metrics import bleu
+
+DISTILL_DIR = "distill"  # inside the student's run directory
+CORPUS_KEYS = ("train_src", "train_tgt", "valid_src", "valid_tgt", "test_src", "test_tgt")
+
+
+def student_config(student: Config, teacher: Config) -> Config:
+    """The student's config, its empty corpus paths taken from the teacher's.
+
+    Raises:
+        ConfigError: neither names training files (a TSV, TFDS set or the built-in task
+            cannot be distilled line by line: write it to text files, pass --src/--tgt).
+    """
+    data = student.data
+    inherited = {key: getattr(teacher.data, key) for key in CORPUS_KEYS
+                 if not getattr(data, key) and getattr(teacher.data, key)}
+    merged = resolve(overrides=[student.to_dict(), {"data": inherited}])
+    if not (merged.data.train_src and merged.data.train_tgt):
+        raise ConfigError("Distillation translates a training source file line by line, but "
+                          "neither the student config nor the teacher's names "
+                          "data.train_src/train_tgt: pass --src FILE --tgt FILE.")
+    return merged
+
+
+def _distilled_corpus(cfg: Config, teachers: Sequence[str], out: Path,
+                      log: Callable[[str], None]) -> tuple[Config, dict]:
+    """Translates the training sources with the teachers (resumable) and returns the config
+    whose training pairs are the distilled ones (mixed with the originals if asked), with a
+    report of the corpus and the teacher's validation BLEU."""
+    folder = out / DISTILL_DIR
+    decode = dataclasses.replace(runs.load_config(teachers[0]).decode,
+                                 beam_size=cfg.distill.beam_size)
+    driver = Driver(TranslatorBackend(runs.load_translator(list(teachers), decode)))
+    sources = list(iter_lines(cfg.data.train_src))
+    start = time.time()
+    identity = {"teachers": [str(Path(t).resolve()) for t in teachers],
+                "beam_size": cfg.distill.beam_size, "source": str(cfg.data.train_src)}
+    shards = translate_in_shards(lambda chunk: driver.translate(chunk, decode.beam_size)[0],
+                                 sources, folder / "shards", cfg.distill.shard_lines, identity,
+                                 log)
+    distilled = folder / "train.distilled"
+    lines = join_shards(shards, distilled)
+    report = {"source": cfg.data.train_src, "lines": lines, "shards": len(shards),
+              "teacher_beam": cfg.distill.beam_size, "teachers": list(map(str, teachers)),
+              "seconds_this_run": round(time.time() - start, 1)}
+    if cfg.data.valid_src and cfg.data.valid_tgt:
+        pairs = read_parallel(cfg.data.valid_src, cfg.data.valid_tgt)
+        hyps = driver.translate([s for s, _ in pairs], decode.beam_size)[0]
+        report["teacher_valid_bleu"] = bleu(hyps, [t for _, t in pairs])
+    src, tgt = cfg.data.train_src, str(distilled)
+    if cfg.distill.mix_original:  # both targets of every source, in two halves
+        src, tgt = str(folder / "mixed.src"), str(folder / "mixed.tgt")
+        Path(src).write_text("".join(f"{s}\n" for s in sources * 2), encoding="utf-8")
+        originals = list(iter_lines(cfg.data.train_tgt))
+        Path(tgt).write_text(distilled.read_text(encoding="utf-8")
+                             + "".join(f"{t}\n" for t in originals), encoding="utf-8")
+    (folder / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return resolve(overrides=[cfg.to_dict(), {"data": {"train_src": src, "train_tgt": tgt}}]
+                   ), report
+
+
+def compare_on_test(cfg: Config, teachers: Sequence[str], student: Path) -> list[dict]:
+    """Teacher and student on the test set: parameters, BLEU, chrF, perplexity (beam as
+    each run's `decode.beam_size`)."""
+    pairs = read_parallel(cfg.data.test_src, cfg.data.test_tgt)
+    rows = []
+    for name, dirs in (("teacher", list(teachers)), ("student", [str(student)])):
+        models = [runs.build_model(d) for d in dirs]
+        translator = runs.load_translator(dirs)
+        figures = evaluate(Driver(TranslatorBackend(translator)), [s for s, _ in pairs],
+                           [t for _, t in pairs], translator.decode_config.beam_size)
+        rows.append({"model": name, "runs": dirs,
+                     "parameters": sum(m.count_params() for m in models),
+                     **{k: figures[k] for k in ("bleu", "chrf", "perplexity", "signature")}})
+    return rows
+
+
+def distill(teachers: Sequence[str], student: Config, out: str | Path,
+            log: Callable[[str], None] = print, verbose: int | str = "auto") -> dict:
+    """The whole chain into the run directory `out`; rerunning it after a kill resumes
+    (finished shards stay, training resumes from its checkpoint).
+
+    Returns:
+        `{"corpus": the distillation report, "test": [teacher row, student row] or None}`.
+    """
+    out = Path(out)
+    teacher_cfg = runs.load_config(teachers[0])  # also: a clear error for a wrong path
+    cfg = student_config(student, teacher_cfg)
+    cfg, report = _distilled_corpus(cfg, teachers, out, log)
+    if not (out / WEIGHTS_FILE).is_file():
+        training.train(cfg, out, verbose=verbose)
+    rows = compare_on_test(cfg, teachers, out) if cfg.data.test_src else None
+    results = {"corpus": report, "test": rows}
+    (out / DISTILL_DIR / "results.json").write_text(json.dumps(results, indent=2),
+                                                    encoding="utf-8")
+    return results
