@@ -13,7 +13,8 @@ from keras_s2s.config import Config, ConfigError, Precision, TokenizerKind, choi
 from keras_s2s.constants import QUANTIZATIONS
 
 COMMANDS = ["train", "vocab", "data-stats", "info", "translate", "score", "rescore", "align",
-            "evaluate", "experiment", "export", "export-tflite", "serve", "demo", "average"]
+            "evaluate", "experiment", "export", "export-tflite", "serve", "demo", "average",
+            "distill"]
 BENCHES = ["train", "decode", "tflite", "serve"]
 
 
