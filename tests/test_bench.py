@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_s2s.bench.decode import EagerSearch, sentences_per_s, step_floor_ms
+from keras_s2s.bench.host import cpu_model, host_info
 from keras_s2s.bench.train import flops_per_tgt_token, matmul_peak_gflops
 from keras_s2s.config import ModelConfig
 from keras_s2s.driver import Driver, TranslatorBackend
@@ -61,3 +62,15 @@ def test_attention_flops_are_counted_per_score():
                                          50)
     assert with_attention == pytest.approx(
         flops_per_tgt_token(ModelConfig(hidden_dim=h), 7, 10, 5) + 3 * dot / 5)
+
+
+def test_the_host_is_named_with_the_isa_flags_that_pick_fast_paths(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13 64-Core Processor\n"
+                       "flags\t\t: fpu sse2 avx avx2 fma bmi2\n", encoding="utf-8")
+    host = host_info(cpuinfo)
+    assert host["cpu_model"] == "AMD EPYC 7B13 64-Core Processor"
+    assert host["isa"] == {"avx2": True, "fma": True, "avx512f": False, "avx512_vnni": False,
+                           "avx512_bf16": False, "amx_tile": False, "amx_bf16": False}
+    assert host["cores"] >= 1 and host["tensorflow"]
+    assert cpu_model(tmp_path / "missing") == "unknown"

@@ -8,6 +8,7 @@ import pytest
 from conftest import run_cli
 
 from keras_s2s import cli, runs
+from keras_s2s.train.precision import cpu_flags
 
 
 def last_json(text):
@@ -114,7 +115,7 @@ def test_nbest_score_rescore_and_bench_decode(tiny_run, tmp_path, capsys):
     figures = last_json(capsys.readouterr().out)
     assert {"greedy_sent_per_s", "beam_sent_per_s", "eager_beam_sent_per_s",
             "saved_model_beam_sent_per_s", "saved_model_greedy_sent_per_s",
-            "mean_hyp_tokens", "step_floor_ms", "sample_sent_per_s"} <= set(figures)
+            "mean_hyp_tokens", "step_floor_ms", "sample_sent_per_s", "host"} <= set(figures)
     assert figures["step_floor_ms"] > 0
 
 
@@ -126,6 +127,7 @@ def test_bench_train_measures_several_precisions_in_one_run(capsys):
         run = figures[precision]
         assert run["precision"] == precision and run["tgt_tokens_per_s"] > 0
         assert 0 < run["mfu"] < 1 and 0 <= run["padding_fraction"] < 1
+        assert run["host"]["isa"]["avx512_bf16"] == ("avx512_bf16" in cpu_flags())
     assert figures["bf16_speedup_vs_fp32"] == pytest.approx(
         figures["bf16"]["tgt_tokens_per_s"] / figures["fp32"]["tgt_tokens_per_s"], abs=1e-3)
 

@@ -8,6 +8,7 @@ from typing import Callable
 import tensorflow as tf
 
 from keras_s2s import runs
+from keras_s2s.bench.host import host_info
 from keras_s2s.constants import (
     BOS_ID,
     INPUT_BEAM_SIZE,
@@ -119,4 +120,5 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
         "beam_cost_vs_greedy": round(greedy / in_graph, 2),
         "in_graph_speedup_vs_eager": round(in_graph_same / eager, 1),
         "step_floor_ms": round(step_floor_ms(translator, warmup, beam_size), 2),
+        "host": host_info(),
     }

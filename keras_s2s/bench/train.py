@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from keras_s2s import runs, training
+from keras_s2s.bench.host import host_info
 from keras_s2s.config import Config, ModelConfig
 from keras_s2s.constants import SOURCE
 from keras_s2s.data.pipeline import dataset_from_corpus, make_dataset
@@ -132,4 +133,5 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> di
         "mfu": round(gflops / peak, 3),
         "padding_fraction": round(1 - (src_tokens + tgt_tokens) / slots, 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "host": host_info(),
     }
