@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv demo test test-slow notebooks lint clean
+.PHONY: bench-peers venv demo test test-slow notebooks lint clean
 
 venv: $(STAMP)
 
@@ -31,7 +31,21 @@ notebooks: $(STAMP)
 		01_quickstart.ipynb 02_reversal.ipynb 03_representations.ipynb 04_attention.ipynb
 
 lint: $(STAMP)
-	$(BIN)/python -m flake8 keras_s2s serving tests
+	$(BIN)/python -m flake8 keras_s2s serving tests benchmarks
+
+# keras_s2s against PyTorch 2.13 (nn.LSTM) on the same model and batches, alternating
+# (benchmarks/peers/). Torch lives in its own venv; it is not a project dependency.
+PEERS := .venv-peers
+M30K := ../shared/data/multi30k
+$(PEERS)/torch/bin/python:
+	python3 -m venv $(PEERS)/torch
+	$(PEERS)/torch/bin/pip install --quiet torch==2.13.0 numpy
+
+bench-peers: $(STAMP) $(PEERS)/torch/bin/python
+	$(BIN)/python benchmarks/peers/compare.py --torch-python $(PEERS)/torch/bin/python \
+		--rounds 2 --out bench_peers.json -- --preset small --src $(M30K)/train.en.gz \
+		--tgt $(M30K)/train.fr.gz --steps 200 --precision fp32 \
+		--set train.optimizer=sgd --set train.learning_rate=0.7 --set train.clip_norm=5
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_s2s import runs, training
 from keras_s2s.bench.host import host_info
 from keras_s2s.config import Config, ModelConfig
-from keras_s2s.constants import SOURCE
+from keras_s2s.constants import SOURCE, TARGET_IN
 from keras_s2s.data.pipeline import dataset_from_corpus, make_dataset
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train import trainer
@@ -91,8 +93,22 @@ class _StepTimer(keras.callbacks.Callback):
         self.end = time.perf_counter()
 
 
-def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> dict:
+def dump_batches(path: str, batches: list, meta: dict) -> None:
+    """Writes the benchmark's batches (`src_i`, `tgt_in_i`, `tgt_out_i` int32 arrays, warm-up
+    first) and `meta` (JSON: sizes, recipe, FLOPs per target token) to an `.npz`, so a peer
+    toolkit's script trains on exactly these batches (`benchmarks/peers/`)."""
+    arrays = {"meta": np.array(json.dumps(meta))}
+    for i, (x, y) in enumerate(batches):
+        arrays.update({f"src_{i}": x[SOURCE].numpy(), f"tgt_in_{i}": x[TARGET_IN].numpy(),
+                       f"tgt_out_{i}": y.numpy()})
+    np.savez(path, **arrays)
+
+
+def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
+                dump: str | None = None) -> dict:
     """Trains `warmup + steps` batches of the configured corpus and measures the last `steps`.
+
+    `dump` names an `.npz` that receives the batches for a peer toolkit (`dump_batches`).
 
     Returns:
         JSON-ready figures: `tgt_tokens_per_s`, `flops_per_tgt_token`, `gflops`,
@@ -120,6 +136,14 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10) -> di
     per_token = flops_per_tgt_token(cfg.model, tgt_tok.vocab_size, src_tokens, tgt_tokens,
                                     pairs)
     gflops = per_token * tgt_tokens / seconds / 1e9
+    if dump:
+        dump_batches(dump, list(batches), {
+            "warmup": warmup, "steps": steps, "src_vocab": src_tok.vocab_size,
+            "tgt_vocab": tgt_tok.vocab_size, "embedding_dim": cfg.model.embedding_dim,
+            "hidden_dim": cfg.model.hidden_dim, "num_layers": cfg.model.num_layers,
+            "optimizer": cfg.train.optimizer, "learning_rate": cfg.train.learning_rate,
+            "clip_norm": cfg.train.clip_norm, "flops_per_tgt_token": per_token,
+            "timed_tgt_tokens": tgt_tokens, "reverse_source_in_batches": True})
     choice = choose_precision(cfg.train.precision)
     peak = peaks["fp32" if choice.precision == "fp32" else "bf16"]
     return {

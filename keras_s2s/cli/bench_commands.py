@@ -31,7 +31,8 @@ def cmd_bench_train(args: argparse.Namespace) -> dict:
     for name, override in variants or [(None, {})]:
         cfg = resolve_config(args, (override,))  # checked before anything is measured
         with tempfile.TemporaryDirectory() as scratch:
-            results[name] = bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup)
+            results[name] = bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup,
+                                        args.dump_batches)
     if len(results) == 1:
         return next(iter(results.values()))
     first, *others = results
@@ -85,6 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=positive_int, default=50, help="timed training steps")
     p.add_argument("--warmup", type=positive_int, default=10,
                    help="untimed steps first (tracing)")
+    p.add_argument("--dump-batches", metavar="FILE.npz",
+                   help="also write the batches and the model's sizes for a peer toolkit's "
+                        "script (benchmarks/peers/)")
     p.add_argument("--precision", choices=get_args(Precision), nargs="+",
                    help="one precision, or several measured one after another in this run "
                         "(e.g. fp32 bf16: each one's figures and the speed-ups vs the first)")

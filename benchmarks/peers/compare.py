@@ -1,0 +1,82 @@
+"""keras_s2s against PyTorch on the same model and batches, measured in one run, alternating
+(ours, peer, ours, peer), so that a noisy shared machine treats both alike. Prints a
+Markdown table and writes the figures as JSON.
+
+    python benchmarks/peers/compare.py --torch-python .venv-peers/torch/bin/python \\
+        --rounds 2 --out bench_peers.json -- --preset small --src TRAIN.en --tgt TRAIN.fr \\
+        --steps 200 --precision fp32 --set train.optimizer=sgd --set train.learning_rate=0.7
+
+Everything after `--` goes to `keras-s2s bench train`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def last_json(text: str) -> dict:
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def ours(bench_args: list[str], dump: Path) -> dict:
+    out = subprocess.run([sys.executable, "-m", "keras_s2s.cli", "bench", "train", *bench_args,
+                          "--dump-batches", str(dump), "--json"], check=True,
+                         capture_output=True, text=True).stdout
+    figures = last_json(out)
+    return {"system": f"keras_s2s {figures['precision']}", **figures}
+
+
+def peer(python: str, dump: Path) -> dict:
+    out = subprocess.run([python, str(HERE / "torch_seq2seq.py"), str(dump)], check=True,
+                         capture_output=True, text=True).stdout
+    return last_json(out)
+
+
+def table(runs: list[dict]) -> str:
+    """One row per system: median tokens/s and GFLOP/s over its rounds, and the ratio."""
+    systems: dict[str, list[dict]] = {}
+    for run in runs:
+        systems.setdefault(run["system"], []).append(run)
+    medians = {name: statistics.median(r["tgt_tokens_per_s"] for r in rs)
+               for name, rs in systems.items()}
+    first = next(iter(medians.values()))
+    lines = ["| system | target tokens/s (median) | useful GFLOP/s | vs first | rounds |",
+             "|---|---|---|---|---|"]
+    for name, rs in systems.items():
+        gflops = statistics.median(r["gflops"] for r in rs)
+        lines.append(f"| {name} | {medians[name]:,.1f} | {gflops:.1f} | "
+                     f"{medians[name] / first:.2f}× | {len(rs)} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    split = argv.index("--") if "--" in argv else len(argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--torch-python", required=True, help="python of the torch venv")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", help="write every run's figures here (JSON)")
+    args = parser.parse_args(argv[:split])
+    bench_args = argv[split + 1:]
+    runs = []
+    with tempfile.TemporaryDirectory() as scratch:
+        dump = Path(scratch) / "batches.npz"
+        for _ in range(args.rounds):  # ours first: it writes the batches both train on
+            runs.append(ours(bench_args, dump))
+            runs.append(peer(args.torch_python, dump))
+    print(table(runs))
+    if args.out:
+        Path(args.out).write_text(json.dumps(runs, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
