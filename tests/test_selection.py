@@ -63,6 +63,12 @@ def test_validation_bleu_is_logged_and_equals_evaluate(bleu_run, tmp_path, capsy
                                       str(tmp_path / "v.ref"), "--json"])
     assert code == 0, err  # the final weights are the last epoch's
     assert json.loads(out.splitlines()[-1])["bleu"] == pytest.approx(logged[3]["val_bleu"])
+    # `average --best 1` picks by the run's keep_best metric: the highest validation BLEU.
+    code, out, err = run_cli(capsys, ["average", "--model-dir", str(run), "--best", "1",
+                                      "--out", str(tmp_path / "best1"), "--json"])
+    assert code == 0, err
+    assert json.loads(out.splitlines()[-1])["averaged"] == [f"epoch{best['epoch']:03d}"
+                                                            ".weights.h5"]
 
 
 def test_early_stopping_stops_after_exactly_n_epochs_even_across_a_kill(tmp_path):

@@ -74,12 +74,15 @@ def cmd_info(args: argparse.Namespace) -> dict:
 def cmd_average(args: argparse.Namespace) -> dict:
     """Writes a run directory whose weights are the mean of some of a run's epoch weights."""
     if bool(args.last) == bool(args.best):
-        raise ValueError("Pass one of --last N (the last N epochs) or --best N (the N with the "
-                         "lowest validation perplexity).")
+        raise ValueError("Pass one of --last N (the last N epochs) or --best N (the N best by "
+                         "the run's train.keep_best metric).")
     from keras_s2s import runs
     from keras_s2s.train.epoch_weights import average_weights, select_epochs
+    from keras_s2s.train.selection import selection_metric
 
-    files = select_epochs(args.model_dir, args.last, args.best)  # before anything is built
+    metric = selection_metric(runs.load_config(args.model_dir).train, True)
+    files = select_epochs(args.model_dir, args.last, args.best, metric.name,
+                          not metric.higher_is_better)  # before anything is built
     model = runs.build_model(args.model_dir)
     average_weights(model, files)
     runs.save_run_copy(args.model_dir, args.out, model)
@@ -113,6 +116,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_dir_flag(p)
     p.add_argument("--last", type=positive_int, help="average the last N epochs")
     p.add_argument("--best", type=positive_int,
-                   help="average the N epochs with the lowest validation perplexity")
+                   help="average the N best epochs by the run's train.keep_best metric "
+                        "(validation perplexity, or BLEU)")
     p.add_argument("--out", required=True, help="the new run directory (usable by every "
                    "command that takes --model-dir)")
