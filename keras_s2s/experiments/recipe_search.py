@@ -16,6 +16,7 @@ A steps file is YAML::
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -107,4 +108,5 @@ def study_recipe(exp: Experiment, steps: str | Path | None = None, **_) -> dict:
     return exp.save("recipe", {"steps_file": str(steps), "budget": budget,
                                "changes": [dict(s.changes) for s in ladder]}, rows, COLUMNS,
                     f"Validation BLEU: greedy, detokenized sacrebleu after the last epoch of "
-                    f"each step's budget ({budget}); each step keeps every earlier change.")
+                    f"each step's budget (`{json.dumps(budget)}`); each step keeps every "
+                    "earlier change. Minutes: the sum of the steps' `epoch_seconds`.")
