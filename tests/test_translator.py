@@ -9,15 +9,18 @@ from keras_s2s.constants import (
     SIG_ALIGN,
     SIG_SCORE,
     SIG_TRANSLATE,
+    SIG_TRANSLATE_CONTROLLED,
     SIG_TRANSLATE_GREEDY,
     SIG_TRANSLATE_NBEST,
+    SIG_TRANSLATE_SAMPLE,
 )
 
 
 def test_signatures_are_named_by_the_constants(tiny_translator):
     functions = tiny_translator.signatures()
     assert set(functions) == {SERVING_DEFAULT, SIG_TRANSLATE, SIG_TRANSLATE_NBEST, SIG_SCORE,
-                              SIG_TRANSLATE_GREEDY, SIG_ALIGN}
+                              SIG_TRANSLATE_GREEDY, SIG_ALIGN, SIG_TRANSLATE_CONTROLLED,
+                              SIG_TRANSLATE_SAMPLE}
     assert functions[SERVING_DEFAULT] is functions[SIG_TRANSLATE]
 
 
