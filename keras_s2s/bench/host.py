@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from keras_s2s.train.precision import CPUINFO, cpu_flags
+from keras_s2s.train.precision import CPUINFO, cpu_flags, cpuinfo_field
 
 # The flags that change which kernels run: AVX2/FMA (every x86 host here), AVX-512,
 # native bf16 (AVX-512 BF16, AMX) and int8 dot products (VNNI).
@@ -15,14 +15,7 @@ ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile",
 
 def cpu_model(cpuinfo: Path = CPUINFO) -> str:
     """The CPU's model name ("unknown" where /proc/cpuinfo does not say)."""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "unknown"
-    for line in text.splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
+    return cpuinfo_field(("model name",), cpuinfo) or "unknown"
 
 
 def host_info(cpuinfo: Path = CPUINFO) -> dict:

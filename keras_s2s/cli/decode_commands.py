@@ -8,8 +8,9 @@ import sys
 import time
 
 from keras_s2s.cli.parser import backend_flags, command, positive_int
+from keras_s2s.driver.request import SampleOptions, SearchOptions
 
-SEARCH_FLAGS = ("length_penalty", "max_len_a", "max_len_b", "coverage_penalty")
+SEARCH_FLAGS = SearchOptions._fields  # --length-penalty, --max-len-a, --max-len-b, …
 
 
 def decode_from_args(args: argparse.Namespace):
@@ -43,8 +44,6 @@ def refuse_search_flags(args: argparse.Namespace, why: str) -> None:
 
 def search_options(args: argparse.Namespace):
     """`SearchOptions` of the search flags given, for every back end; None if none is."""
-    from keras_s2s.driver import SearchOptions
-
     given = {name: getattr(args, name) for name in SEARCH_FLAGS}
     return SearchOptions(**given) if any(v is not None for v in given.values()) else None
 
@@ -125,7 +124,7 @@ def nbest_line(index: int, hyp, token_scores: bool = False) -> str:
     return line
 
 
-SAMPLE_FLAGS = ("num_samples", "temperature", "top_k", "top_p", "seed")
+SAMPLE_FLAGS = SampleOptions._fields  # --num-samples, --temperature, --top-k, …
 
 
 def check_translate_flags(args: argparse.Namespace) -> None:
@@ -169,7 +168,6 @@ def cmd_translate(args: argparse.Namespace) -> dict:
     (`||| alignment` added for attention models, `||| piece|log_prob …` with
     --token-scores); `--prefix-file` forces each output's start; `--sample` draws."""
     from keras_s2s.config import DecodeConfig
-    from keras_s2s.driver import SampleOptions
 
     check_translate_flags(args)
     driver = open_driver(args)  # first: a bad model path fails before waiting on stdin

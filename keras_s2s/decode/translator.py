@@ -128,11 +128,12 @@ class Translator(RequestControls, tf.Module):
                           self.tgt_tokenizer.as_pieces(picked), "")
         return self.tgt_tokenizer.detokenize(ids, unk_words=picked)
 
-    def _outputs(self, text: tf.Tensor, src_ids: tf.Tensor,
-                 hyps: Hypotheses) -> dict[str, tf.Tensor]:
+    def _outputs(self, text: tf.Tensor, src_ids: tf.Tensor, hyps: Hypotheses,
+                 tokens: bool = True) -> dict[str, tf.Tensor]:
         """A search's `Hypotheses` (`[b, n, L]`) → the `translate_nbest` outputs: texts, the
         alignments in reading order (-1 without attention; replace-unk uses them), scores,
-        and the output pieces with their log-probs."""
+        and with `tokens` the output pieces with their log-probs (a vocabulary lookup the
+        1-best signatures skip)."""
         ids, fed = hyps.ids, hyps.alignments
         shape = tf.shape(ids)  # [b, n, L] -> [b * n, L]
         flat = tf.reshape(ids, [-1, shape[2]])
@@ -147,11 +148,12 @@ class Translator(RequestControls, tf.Module):
         texts = tf.reshape(self._detokenize(flat, positions, words), shape[:2])
         if positions is None:
             positions = tf.fill(tf.shape(flat), -1)
-        return {OUTPUT_TRANSLATIONS: texts, OUTPUT_SCORES: hyps.scores,
-                OUTPUT_LOG_PROBS: hyps.log_probs,
-                OUTPUT_TOKENS: tf.where(ids != PAD_ID, self.tgt_tokenizer.id_to_piece(ids), ""),
-                OUTPUT_TOKEN_LOG_PROBS: hyps.token_log_probs,
-                OUTPUT_ALIGNMENTS: tf.reshape(positions, shape)}
+        out = {OUTPUT_TRANSLATIONS: texts, OUTPUT_SCORES: hyps.scores,
+               OUTPUT_LOG_PROBS: hyps.log_probs, OUTPUT_ALIGNMENTS: tf.reshape(positions, shape)}
+        if tokens:
+            out[OUTPUT_TOKENS] = tf.where(ids != PAD_ID, self.tgt_tokenizer.id_to_piece(ids), "")
+            out[OUTPUT_TOKEN_LOG_PROBS] = hyps.token_log_probs
+        return out
 
     def encoder_states(self, text: tf.Tensor):
         """The encoder's final states of `[b]` strings (`(h_0, c_0, h_1, c_1, …)`, each
@@ -163,30 +165,32 @@ class Translator(RequestControls, tf.Module):
         """The model's `(tokens [b], states) → (log_probs [b, V], states)` search step."""
         return self._step
 
-    def _limits(self, src_ids: tf.Tensor) -> tf.Tensor:
-        return max_target_lengths(src_ids, self._decode.max_len_a, self._decode.max_len_b)
+    def _limits(self, src_ids: tf.Tensor, controls: Controls | None = None) -> tf.Tensor:
+        """`[b]` output limits: the configured ones, or those of a request's `controls`."""
+        controls = controls or Controls.of(self._decode)
+        return max_target_lengths(src_ids, controls.max_len_a, controls.max_len_b)
 
     @property
     def decode_config(self) -> DecodeConfig:
         """The search settings this Translator was built with."""
         return self._decode
 
-    def search(self, text, beam_size, n_best, prefix=None,
-               controls: Controls | None = None) -> dict[str, tf.Tensor]:
+    def search(self, text, beam_size, n_best, prefix=None, controls: Controls | None = None,
+               tokens: bool = True) -> dict[str, tf.Tensor]:
         """Beam search on `[b]` strings → the outputs of `translate_nbest`.
 
         The `tf.function`s below call it; called directly it runs eagerly (the benchmark's
         Python-loop baseline). `prefix` (`[b]` strings) forces each output's start;
-        `controls` overrides the configured length penalty and limits.
+        `controls` overrides the configured length penalty and limits; without `tokens`
+        the output pieces and their log-probs are left out.
         """
         controls = controls or Controls.of(self._decode)
         src_ids, lengths = self._source(text)
-        limits = max_target_lengths(src_ids, controls.max_len_a, controls.max_len_b)
-        constrain, limits = self._prefix(prefix, src_ids, limits)
+        constrain, limits = self._prefix(prefix, src_ids, self._limits(src_ids, controls))
         hyps = beam_search(self._encode, self._step, src_ids, limits, beam_size, n_best,
                            controls.length_penalty, constrain=constrain,
                            coverage_penalty=controls.coverage_penalty)
-        return {**self._outputs(text, src_ids, hyps), **lengths}
+        return {**self._outputs(text, src_ids, hyps, tokens), **lengths}
 
     def signatures(self) -> dict:
         """Signature name → `tf.function`: what a SavedModel export serves, and what the
@@ -202,7 +206,7 @@ class Translator(RequestControls, tf.Module):
     def translate(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         """`text [b]` → `{"translation": [b] string, "log_prob": [b] float32}` (beam search
         with the configured beam size)."""
-        out = self.search(text, self._decode.beam_size, 1)
+        out = self.search(text, self._decode.beam_size, 1, tokens=False)
         return {OUTPUT_TRANSLATION: out[OUTPUT_TRANSLATIONS][:, 0],
                 OUTPUT_LOG_PROB: out[OUTPUT_LOG_PROBS][:, 0],
                 **{key: out[key] for key in (OUTPUT_SOURCE_TOKENS, OUTPUT_SOURCE_TOKENS_READ)}}
@@ -231,7 +235,7 @@ class Translator(RequestControls, tf.Module):
         src_ids, lengths = self._source(text)
         hyps = beam_search(self._encode, self._step, src_ids, self._limits(src_ids),
                            self._decode.beam_size, 1, self._decode.length_penalty)
-        words = self._outputs(text, src_ids, hyps)[OUTPUT_TRANSLATIONS]
+        words = self._outputs(text, src_ids, hyps, tokens=False)[OUTPUT_TRANSLATIONS]
         ids = hyps.ids[:, 0]  # [b, T]
         _, weights = force_decode(self._encode, self._step, src_ids, ids, with_weights=True)
         if weights is None:  # the paper's model: nothing to show
@@ -249,7 +253,7 @@ class Translator(RequestControls, tf.Module):
         """Greedy decoding: `text [b]` → `{"translation", "log_prob"}`."""
         src_ids, lengths = self._source(text)
         hyps = greedy_search(self._encode, self._step, src_ids, self._limits(src_ids))
-        words = self._outputs(text, src_ids, hyps)[OUTPUT_TRANSLATIONS]
+        words = self._outputs(text, src_ids, hyps, tokens=False)[OUTPUT_TRANSLATIONS]
         return {OUTPUT_TRANSLATION: words[:, 0], OUTPUT_LOG_PROB: hyps.log_probs[:, 0],
                 **lengths}
 

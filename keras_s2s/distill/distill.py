@@ -63,10 +63,7 @@ def _distilled_corpus(cfg: Config, teachers: Sequence[str], out: Path,
     report = {"source": cfg.data.train_src, "lines": lines, "shards": len(shards),
               "teacher_beam": cfg.distill.beam_size, "teachers": list(map(str, teachers)),
               "seconds_this_run": round(time.time() - start, 1)}
-    if cfg.data.valid_src and cfg.data.valid_tgt:
-        pairs = read_parallel(cfg.data.valid_src, cfg.data.valid_tgt)
-        hyps = driver.translate([s for s, _ in pairs], decode.beam_size)[0]
-        report["teacher_valid_bleu"] = bleu(hyps, [t for _, t in pairs])
+    report.update(_teacher_bleu(driver, cfg, folder / "report.json"))
     src, tgt = cfg.data.train_src, str(distilled)
     if cfg.distill.mix_original:  # both targets of every source, in two halves
         src, tgt = str(folder / "mixed.src"), str(folder / "mixed.tgt")
@@ -79,18 +76,30 @@ def _distilled_corpus(cfg: Config, teachers: Sequence[str], out: Path,
                    ), report
 
 
+def _teacher_bleu(driver: Driver, cfg: Config, earlier: Path) -> dict:
+    """`{"teacher_valid_bleu": …}` at the distillation beam (none without validation data);
+    a rerun reuses what an earlier run measured (`earlier`: its report)."""
+    measured = json.loads(earlier.read_text("utf-8")) if earlier.is_file() else {}
+    if "teacher_valid_bleu" in measured:
+        return {"teacher_valid_bleu": measured["teacher_valid_bleu"]}
+    if not (cfg.data.valid_src and cfg.data.valid_tgt):
+        return {}
+    pairs = read_parallel(cfg.data.valid_src, cfg.data.valid_tgt)
+    hyps = driver.translate([s for s, _ in pairs], cfg.distill.beam_size)[0]
+    return {"teacher_valid_bleu": bleu(hyps, [t for _, t in pairs])}
+
+
 def compare_on_test(cfg: Config, teachers: Sequence[str], student: Path) -> list[dict]:
     """Teacher and student on the test set: parameters, BLEU, chrF, perplexity (beam as
     each run's `decode.beam_size`)."""
     pairs = read_parallel(cfg.data.test_src, cfg.data.test_tgt)
     rows = []
     for name, dirs in (("teacher", list(teachers)), ("student", [str(student)])):
-        models = [runs.build_model(d) for d in dirs]
         translator = runs.load_translator(dirs)
         figures = evaluate(Driver(TranslatorBackend(translator)), [s for s, _ in pairs],
                            [t for _, t in pairs], translator.decode_config.beam_size)
-        rows.append({"model": name, "runs": dirs,
-                     "parameters": sum(m.count_params() for m in models),
+        rows.append({"model": name, "runs": dirs,  # the Translator holds the Keras models
+                     "parameters": sum(m.count_params() for m in translator.trackables),
                      **{k: figures[k] for k in ("bleu", "chrf", "perplexity", "signature")}})
     return rows
 

@@ -21,16 +21,22 @@ class Choice(NamedTuple):
     reason: str
 
 
-def cpu_flags(cpuinfo: Path = CPUINFO) -> set[str]:
-    """The CPU feature flags the kernel reports (empty where /proc/cpuinfo is not readable)."""
+def cpuinfo_field(names: tuple[str, ...], cpuinfo: Path = CPUINFO) -> str | None:
+    """The value of the first `/proc/cpuinfo` line starting with one of `names` (None where
+    there is none, or the file is not readable)."""
     try:
         text = cpuinfo.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return set()
+        return None
     for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return set(line.split(":", 1)[1].split())
-    return set()
+        if line.startswith(names):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def cpu_flags(cpuinfo: Path = CPUINFO) -> set[str]:
+    """The CPU feature flags the kernel reports (empty where /proc/cpuinfo is not readable)."""
+    return set((cpuinfo_field(("flags", "Features"), cpuinfo) or "").split())
 
 
 def choose_precision(requested: str, flags: set[str] | None = None,
