@@ -33,19 +33,25 @@ notebooks: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m flake8 keras_s2s serving tests benchmarks
 
-# keras_s2s against PyTorch 2.13 (nn.LSTM) on the same model and batches, alternating
-# (benchmarks/peers/). Torch lives in its own venv; it is not a project dependency.
+# keras_s2s against PyTorch 2.13 (nn.LSTM) and OpenNMT-tf 2.32 (TF 2.12) on the same model and
+# batches, alternating (benchmarks/peers/). Each peer lives in its own venv; neither is a
+# project dependency.
 PEERS := .venv-peers
 M30K := ../shared/data/multi30k
 $(PEERS)/torch/bin/python:
 	python3 -m venv $(PEERS)/torch
 	$(PEERS)/torch/bin/pip install --quiet torch==2.13.0 numpy
 
-bench-peers: $(STAMP) $(PEERS)/torch/bin/python
-	$(BIN)/python benchmarks/peers/compare.py --torch-python $(PEERS)/torch/bin/python \
-		--rounds 2 --out bench_peers.json -- --preset small --src $(M30K)/train.en.gz \
-		--tgt $(M30K)/train.fr.gz --steps 200 --precision fp32 \
-		--set train.optimizer=sgd --set train.learning_rate=0.7 --set train.clip_norm=5
+$(PEERS)/opennmt/bin/python:
+	python3 -m venv $(PEERS)/opennmt
+	$(PEERS)/opennmt/bin/pip install --quiet "OpenNMT-tf[tensorflow]==2.32.0"
+
+bench-peers: $(STAMP) $(PEERS)/torch/bin/python $(PEERS)/opennmt/bin/python
+	$(BIN)/python benchmarks/peers/compare.py --peer torch=$(PEERS)/torch/bin/python \
+		--peer opennmt=$(PEERS)/opennmt/bin/python --rounds 2 --out bench_peers.json \
+		-- --preset small --src $(M30K)/train.en.gz --tgt $(M30K)/train.fr.gz --steps 200 \
+		--precision fp32 --set train.optimizer=sgd --set train.learning_rate=0.7 \
+		--set train.clip_norm=5
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

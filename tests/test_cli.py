@@ -117,6 +117,10 @@ def test_nbest_score_rescore_and_bench_decode(tiny_run, tmp_path, capsys):
             "saved_model_beam_sent_per_s", "saved_model_greedy_sent_per_s",
             "mean_hyp_tokens", "step_floor_ms", "sample_sent_per_s", "host"} <= set(figures)
     assert figures["step_floor_ms"] > 0
+    for search, mean in (("beam", "mean_hyp_tokens"), ("greedy", "mean_greedy_hyp_tokens")):
+        # the SavedModel's hypotheses are the in-graph ones: the same tokens per sentence
+        assert figures[f"saved_model_{search}_hyp_tokens_per_s"] == pytest.approx(
+            figures[f"saved_model_{search}_sent_per_s"] * figures[mean], rel=0.02)
 
 
 def test_bench_train_measures_several_precisions_in_one_run(capsys):

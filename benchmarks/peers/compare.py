@@ -1,10 +1,14 @@
-"""keras_s2s against PyTorch on the same model and batches, measured in one run, alternating
-(ours, peer, ours, peer), so that a noisy shared machine treats both alike. Prints a
-Markdown table and writes the figures as JSON.
+"""keras_s2s against PyTorch and OpenNMT-tf on the same model and batches, measured in one
+run, alternating (ours, each peer, ours, each peer, ...), so that a noisy shared machine
+treats all alike. Prints a Markdown table and writes the figures as JSON.
 
-    python benchmarks/peers/compare.py --torch-python .venv-peers/torch/bin/python \\
-        --rounds 2 --out bench_peers.json -- --preset small --src TRAIN.en --tgt TRAIN.fr \\
-        --steps 200 --precision fp32 --set train.optimizer=sgd --set train.learning_rate=0.7
+    python benchmarks/peers/compare.py --peer torch=.venv-peers/torch/bin/python \\
+        --peer opennmt=.venv-peers/opennmt/bin/python --rounds 2 --out bench_peers.json \\
+        -- --preset small --src TRAIN.en --tgt TRAIN.fr --steps 200 --precision fp32 \\
+        --set train.optimizer=sgd --set train.learning_rate=0.7
+
+`--isa-cap AVX2` runs every system with oneDNN, MKL and PyTorch's kernels held to AVX2: on
+an AVX-512 host, the kernels an AVX2-only host would run (not its clock or caches).
 
 Everything after `--` goes to `keras-s2s bench train`.
 """
@@ -13,13 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from keras_s2s.train.precision import isa_cap_environment
+
 HERE = Path(__file__).resolve().parent
+SCRIPTS = {"torch": HERE / "torch_seq2seq.py", "opennmt": HERE / "opennmt_seq2seq.py"}
 
 
 def last_json(text: str) -> dict:
@@ -34,26 +42,39 @@ def ours(bench_args: list[str], dump: Path) -> dict:
     return {"system": f"keras_s2s {figures['precision']}", **figures}
 
 
-def peer(python: str, dump: Path) -> dict:
-    out = subprocess.run([python, str(HERE / "torch_seq2seq.py"), str(dump)], check=True,
+def peer(name: str, python: str, dump: Path) -> dict:
+    out = subprocess.run([python, str(SCRIPTS[name]), str(dump)], check=True,
                          capture_output=True, text=True).stdout
     return last_json(out)
 
 
+def peer_pythons(specs: list[str]) -> dict[str, str]:
+    """`NAME=PYTHON` pairs → {name: python}, NAME one of SCRIPTS."""
+    pythons = {}
+    for spec in specs:
+        name, _, python = spec.partition("=")
+        if name not in SCRIPTS or not python:
+            raise SystemExit(f"--peer {spec!r}: expected NAME=PYTHON with NAME one of "
+                             f"{', '.join(SCRIPTS)}")
+        pythons[name] = python
+    return pythons
+
+
 def table(runs: list[dict]) -> str:
-    """One row per system: median tokens/s and GFLOP/s over its rounds, and the ratio."""
+    """One row per system: median tokens/s and GFLOP/s over its rounds, and how many times
+    faster the first system (ours) is."""
     systems: dict[str, list[dict]] = {}
     for run in runs:
         systems.setdefault(run["system"], []).append(run)
     medians = {name: statistics.median(r["tgt_tokens_per_s"] for r in rs)
                for name, rs in systems.items()}
     first = next(iter(medians.values()))
-    lines = ["| system | target tokens/s (median) | useful GFLOP/s | vs first | rounds |",
+    lines = ["| system | target tokens/s (median) | useful GFLOP/s | keras_s2s ÷ this | rounds |",
              "|---|---|---|---|---|"]
     for name, rs in systems.items():
         gflops = statistics.median(r["gflops"] for r in rs)
         lines.append(f"| {name} | {medians[name]:,.1f} | {gflops:.1f} | "
-                     f"{medians[name] / first:.2f}× | {len(rs)} |")
+                     f"{first / medians[name]:.2f}× | {len(rs)} |")
     return "\n".join(lines)
 
 
@@ -61,17 +82,22 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     split = argv.index("--") if "--" in argv else len(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--torch-python", required=True, help="python of the torch venv")
+    parser.add_argument("--peer", action="append", default=[], metavar="NAME=PYTHON",
+                        help=f"a peer ({', '.join(SCRIPTS)}) and the python of its venv")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--isa-cap", help="hold every system's kernels to this ISA (AVX2)")
     parser.add_argument("--out", help="write every run's figures here (JSON)")
     args = parser.parse_args(argv[:split])
     bench_args = argv[split + 1:]
+    pythons = peer_pythons(args.peer)
+    if args.isa_cap:  # inherited by every system's process
+        os.environ.update(isa_cap_environment(args.isa_cap))
     runs = []
     with tempfile.TemporaryDirectory() as scratch:
         dump = Path(scratch) / "batches.npz"
         for _ in range(args.rounds):  # ours first: it writes the batches both train on
             runs.append(ours(bench_args, dump))
-            runs.append(peer(args.torch_python, dump))
+            runs.extend(peer(name, python, dump) for name, python in pythons.items())
     print(table(runs))
     if args.out:
         Path(args.out).write_text(json.dumps(runs, indent=2), encoding="utf-8")

@@ -73,7 +73,8 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
     Returns:
         `greedy_sent_per_s`, `beam_sent_per_s`, `eager_beam_sent_per_s`,
         `saved_model_greedy_sent_per_s`, `saved_model_beam_sent_per_s`, `sample_sent_per_s`
-        (one sample per sentence, temperature 1), `mean_hyp_tokens`,
+        (one sample per sentence, temperature 1), `mean_hyp_tokens`, the SavedModel's
+        hypothesis tokens/s (`saved_model_{greedy,beam}_hyp_tokens_per_s`, `</s>` included),
         target tokens/s, the ratios the targets are stated in, and `step_floor_ms`.
     """
     from keras_s2s.data.corpus import iter_lines
@@ -96,8 +97,8 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
     # The eager loop is slow: it gets two batches only, and so does the ratio's in-graph side.
     eager, _ = rate("eager", beam_size, texts[:2 * batch_size])
     in_graph_same, _ = rate("in_graph", beam_size, texts[:2 * batch_size])
-    saved_greedy, _ = rate("saved_model", 1, texts)
-    saved_beam, _ = rate("saved_model", beam_size, texts)
+    saved_greedy, saved_greedy_out = rate("saved_model", 1, texts)
+    saved_beam, saved_beam_out = rate("saved_model", beam_size, texts)
     sampling = SampleOptions(num_samples=1, temperature=1.0, seed=1)
     sample, _ = sentences_per_s(lambda t: [h[0].text for h in drivers["in_graph"].sample(
         t, sampling)], texts, warmup)
@@ -116,6 +117,9 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
         "sample_sent_per_s": round(sample, 2),  # one sample per sentence, temperature 1
         "greedy_tgt_tokens_per_s": round(greedy * mean_greedy, 1),
         "beam_tgt_tokens_per_s": round(in_graph * mean_beam, 1),
+        # hypothesis tokens/s of the exported model, to set beside a peer's exported model
+        "saved_model_greedy_hyp_tokens_per_s": round(saved_greedy * tokens(saved_greedy_out), 1),
+        "saved_model_beam_hyp_tokens_per_s": round(saved_beam * tokens(saved_beam_out), 1),
         "mean_hyp_tokens": round(mean_beam, 2), "mean_greedy_hyp_tokens": round(mean_greedy, 2),
         "beam_cost_vs_greedy": round(greedy / in_graph, 2),
         "in_graph_speedup_vs_eager": round(in_graph_same / eager, 1),

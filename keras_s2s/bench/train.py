@@ -18,7 +18,7 @@ from keras_s2s.data.pipeline import dataset_from_corpus, make_dataset
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train import trainer
 from keras_s2s.train.distribute import make_strategy, precision_scope
-from keras_s2s.train.precision import choose_precision
+from keras_s2s.train.precision import NATIVE_BF16_CPU_FLAGS, choose_precision, cpu_flags, isa_cap
 
 
 def matmul_peak_gflops(dtype: tf.DType, size: int = 2048, repeats: int = 20) -> float:
@@ -104,6 +104,18 @@ def dump_batches(path: str, batches: list, meta: dict) -> None:
     np.savez(path, **arrays)
 
 
+def _bf16_runs(precision: str) -> bool:
+    """Whether TF's bf16 kernels run here. Under an `ONEDNN_MAX_CPU_ISA` cap below AVX-512 on
+    a host without native bf16 left, TF's oneDNN bf16 matmul aborts the process: a bf16 or
+    fp16 run is refused up front, and no bf16 peak is measured."""
+    runs_here = bool(set(NATIVE_BF16_CPU_FLAGS) & cpu_flags()) or not isa_cap()
+    if precision != "fp32" and not runs_here:
+        raise ValueError(f"train.precision {precision} cannot run under "
+                         f"ONEDNN_MAX_CPU_ISA={isa_cap()}: TensorFlow's oneDNN kernels for it "
+                         "need AVX-512. Measure fp32 (--precision fp32), or unset the cap.")
+    return runs_here
+
+
 def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
                 dump: str | None = None) -> dict:
     """Trains `warmup + steps` batches of the configured corpus and measures the last `steps`.
@@ -114,6 +126,8 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
         JSON-ready figures: `tgt_tokens_per_s`, `flops_per_tgt_token`, `gflops`,
         `peak_fp32_gflops`, `peak_bf16_gflops`, `mfu`, `padding_fraction`, `peak_rss_mb`, ….
     """
+    choice = choose_precision(cfg.train.precision)
+    bf16_runs = _bf16_runs(choice.precision)
     train_corpus, _ = training.corpora(cfg)
     runs.build_vocabularies(cfg, train_corpus, model_dir)
     src_tok, tgt_tok = runs.load_tokenizers(cfg, model_dir)
@@ -126,7 +140,8 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
     slots = sum(int(tf.size(x[SOURCE])) + int(tf.size(y)) for x, y in timed)
     pairs = sum(int(tf.reduce_sum(tf.math.count_nonzero(x[SOURCE], axis=1)
                                   * tf.math.count_nonzero(y, axis=1))) for x, y in timed)
-    peaks = {"fp32": matmul_peak_gflops(tf.float32), "bf16": matmul_peak_gflops(tf.bfloat16)}
+    peaks = {"fp32": matmul_peak_gflops(tf.float32),
+             "bf16": matmul_peak_gflops(tf.bfloat16) if bf16_runs else float("nan")}
     with make_strategy(cfg.train.strategy).scope(), precision_scope(cfg.train.precision):
         model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
         trainer.compile_model(model, cfg.train)
@@ -144,7 +159,6 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
             "optimizer": cfg.train.optimizer, "learning_rate": cfg.train.learning_rate,
             "clip_norm": cfg.train.clip_norm, "flops_per_tgt_token": per_token,
             "timed_tgt_tokens": tgt_tokens, "reverse_source_in_batches": True})
-    choice = choose_precision(cfg.train.precision)
     peak = peaks["fp32" if choice.precision == "fp32" else "bf16"]
     return {
         "precision": choice.precision, "precision_requested": cfg.train.precision,
@@ -153,7 +167,8 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
         "batch_size": cfg.train.batch_size,
         "seconds": round(seconds, 2), "tgt_tokens_per_s": round(tgt_tokens / seconds, 1),
         "flops_per_tgt_token": round(per_token), "gflops": round(gflops, 1),
-        "peak_fp32_gflops": round(peaks["fp32"], 1), "peak_bf16_gflops": round(peaks["bf16"], 1),
+        "peak_fp32_gflops": round(peaks["fp32"], 1),
+        "peak_bf16_gflops": round(peaks["bf16"], 1) if bf16_runs else None,
         "mfu": round(gflops / peak, 3),
         "padding_fraction": round(1 - (src_tokens + tgt_tokens) / slots, 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -71,9 +71,12 @@ def _forward(z, h0, c0, recurrent, keep):
     """
     steps, dtype = tf.shape(z)[0], h0.dtype
     arrays = [tf.TensorArray(d, size=steps) for d in (dtype, tf.float32, tf.float32, tf.float32)]
+    # Uᵀ laid out once: oneDNN's matmul is ~15% faster on it than with `transpose_a` inside
+    # the loop, and Eigen's (oneDNN off) almost 3x faster.
+    recurrent_t = tf.transpose(recurrent)  # [4H, H]
 
     def body(t, h, c, hs, cs, sigs, gs):
-        zs = z[t] + tf.cast(tf.matmul(recurrent, h, transpose_a=True), tf.float32)  # [4H, b]
+        zs = z[t] + tf.cast(tf.matmul(recurrent_t, h), tf.float32)  # [4H, b]
         sig = tf.sigmoid(zs)  # the c slot's sigmoid is unused: one op beats three
         i, f, _, o = tf.split(sig, 4, axis=0)
         g = tf.tanh(tf.split(zs, 4, axis=0)[2])
@@ -92,35 +95,54 @@ def _forward(z, h0, c0, recurrent, keep):
 def _backward(d_hs, d_c_last, cs, c_prev, sig, g, recurrent, keep):
     """The reverse loop: `(dh, dc)` carried from step T back to 1, `dz_t [4H, b]` stored.
 
+    Everything that does not depend on the carried `(dh, dc)` is computed for all steps at
+    once before the loop (`_gate_factors`), so each step runs a handful of small ops around
+    its one matmul rather than some thirty.
+
     Returns:
         `dz [T, 4H, b]` and `dh0 [H, b]` in the matmul dtype, `dc0 [H, b]` float32.
     """
     steps, dtype = tf.shape(cs)[0], recurrent.dtype
     d_hs = tf.cast(d_hs, tf.float32)  # one cast for all steps
+    a, b, carry_c, carry_h, a_f = _gate_factors(cs, c_prev, sig, g, keep)
 
     def body(t, dh, dc, dzs):
         dh = dh + d_hs[t]
-        sig_t = sig[t]  # [4H, b]
-        i, f, _, o = tf.split(sig_t, 4, axis=0)
-        d_sig = tf.split(sig_t * (1.0 - sig_t), 4, axis=0)  # σ' of each gate, in two ops
-        g_t, c_prev_t = g[t], c_prev[t]
-        dh_new, dc_new = dh, dc
-        if keep is not None:  # padded steps pass dh, dc through untouched
-            k = keep[t]
-            dh_new, dc_new = k * dh, k * dc
-        tanh_c = tf.tanh(cs[t])
-        dc_total = dc_new + dh_new * o * (1.0 - tanh_c * tanh_c)
-        dz = tf.cast(tf.concat([dc_total * g_t * d_sig[0], dc_total * c_prev_t * d_sig[1],
-                                dc_total * i * (1.0 - g_t * g_t), dh_new * tanh_c * d_sig[3]], 0),
-                     dtype)  # [4H, b]
+        dc_total = dc + dh * a[t]  # [H, b]
+        dz = tf.cast(tf.concat([dc_total, dc_total, dc_total, dh], 0) * b[t], dtype)  # [4H, b]
         dh_prev = tf.cast(tf.matmul(recurrent, dz), tf.float32)  # [H, b]
-        dc_prev = dc_total * f
-        if keep is not None:
-            dh_prev, dc_prev = dh_prev + (1.0 - k) * dh, dc_prev + (1.0 - k) * dc
-        return t - 1, dh_prev, dc_prev, dzs.write(t, dz)
+        if keep is None:
+            return t - 1, dh_prev, dc_total * carry_c[t], dzs.write(t, dz)
+        # A padded step passes (dh, dc) through untouched: its factors are 0 in b and a_f.
+        return (t - 1, dh_prev + carry_h[t] * dh, dc * carry_c[t] + dh * a_f[t],
+                dzs.write(t, dz))
 
     zeros = tf.zeros_like(d_c_last)
     _, dh0, dc0, dzs = tf.while_loop(
         lambda t, *_: t >= 0, body,
         (steps - 1, zeros, d_c_last, tf.TensorArray(dtype, size=steps)))
     return dzs.stack(), tf.cast(dh0, dtype), dc0
+
+
+def _gate_factors(cs, c_prev, sig, g, keep):
+    """The step-independent factors of the backward loop, for all `T` steps at once.
+
+    With `dc_total = dc + dh * a`, a step's gate gradients are
+    `dz = [dc_total, dc_total, dc_total, dh] * b` and the cell gradient it hands back is
+    `dc_total * f`. With padding (`keep`), `b` is zeroed on padded steps, and the carried
+    gradients become `dh_prev = U dz + carry_h * dh`, `dc_prev = dc * carry_c + dh * a_f`.
+
+    Returns:
+        `a [T, H, b]`, `b [T, 4H, b]`, `carry_c [T, H, b]` (`f`, or `k f + 1 - k` with
+        padding), `carry_h [T, 1, b]` (`1 - k`) and `a_f [T, H, b]` (`k a f`); the last two
+        are None without padding.
+    """
+    i, f, _, o = tf.split(sig, 4, axis=1)  # [T, H, b] each
+    d_sig = sig * (1.0 - sig)
+    d_i, d_f, _, d_o = tf.split(d_sig, 4, axis=1)
+    tanh_c = tf.tanh(cs)
+    a = o * (1.0 - tanh_c * tanh_c)
+    b = tf.concat([g * d_i, c_prev * d_f, i * (1.0 - g * g), tanh_c * d_o], 1)  # [T, 4H, b]
+    if keep is None:
+        return a, b, f, None, None
+    return a, b * keep, keep * f + (1.0 - keep), 1.0 - keep, keep * a * f

@@ -7,11 +7,17 @@ AVX-512) bf16 matmuls are emulated and train slower than fp32 (measured 0.66x th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import NamedTuple
 
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 CPUINFO = Path("/proc/cpuinfo")
+# oneDNN's own switch to use no ISA above the one named (e.g. `AVX2` on an AVX-512 host, to
+# measure what an AVX2-only host of the same clock would run). Flags above the cap are not
+# usable: oneDNN never dispatches to them, and TF's bf16 kernels abort under such a cap.
+ISA_CAP_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+CAPPED_FLAG_PREFIXES = ("avx512", "amx")
 
 
 class Choice(NamedTuple):
@@ -34,9 +40,30 @@ def cpuinfo_field(names: tuple[str, ...], cpuinfo: Path = CPUINFO) -> str | None
     return None
 
 
+def isa_cap_environment(cap: str) -> dict[str, str]:
+    """The variables that hold oneDNN (TF, PyTorch), MKL and PyTorch's own kernels below ISA
+    `cap` (e.g. "AVX2"): set them before the libraries start, in every process compared."""
+    return {ISA_CAP_VARIABLES[0]: cap.upper(), "MKL_ENABLE_INSTRUCTIONS": cap.upper(),
+            "ATEN_CPU_CAPABILITY": cap.lower()}
+
+
+def isa_cap() -> str | None:
+    """The oneDNN ISA cap set in the environment (`ONEDNN_MAX_CPU_ISA`), upper-cased."""
+    for name in ISA_CAP_VARIABLES:
+        if os.environ.get(name):
+            return os.environ[name].upper()
+    return None
+
+
 def cpu_flags(cpuinfo: Path = CPUINFO) -> set[str]:
-    """The CPU feature flags the kernel reports (empty where /proc/cpuinfo is not readable)."""
-    return set((cpuinfo_field(("flags", "Features"), cpuinfo) or "").split())
+    """The CPU feature flags the kernel reports that oneDNN may use: all of them, less the
+    AVX-512 and AMX ones under a cap below AVX-512 (`ONEDNN_MAX_CPU_ISA=AVX2`). Empty where
+    /proc/cpuinfo is not readable."""
+    flags = set((cpuinfo_field(("flags", "Features"), cpuinfo) or "").split())
+    cap = isa_cap()
+    if cap and cap != "ALL" and not cap.startswith(("AVX512", "AVX10", "AMX")):
+        flags = {f for f in flags if not f.startswith(CAPPED_FLAG_PREFIXES)}
+    return flags
 
 
 def choose_precision(requested: str, flags: set[str] | None = None,
