@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/keras-s2s demo --model-dir runs/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" tests
+	$(BIN)/python -m pytest -m "not slow" --durations=20 tests
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests

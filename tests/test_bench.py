@@ -1,13 +1,18 @@
 """Benchmark building blocks: the FLOP count, the timing helper, the eager baseline."""
 
+import json
+
 import pytest
 import tensorflow as tf
+from conftest import run_cli
 
 from keras_s2s.bench.decode import EagerSearch, sentences_per_s, step_floor_ms
 from keras_s2s.bench.host import cpu_model, host_info
+from keras_s2s.bench.profile import newest_xspace
 from keras_s2s.bench.train import flops_per_tgt_token, matmul_peak_gflops
 from keras_s2s.config import ModelConfig
 from keras_s2s.driver import Driver, TranslatorBackend
+from keras_s2s.train.precision import choose_precision, cpu_flags, isa_cap_environment
 
 
 def test_flops_per_target_token_follows_the_formula():
@@ -74,3 +79,31 @@ def test_the_host_is_named_with_the_isa_flags_that_pick_fast_paths(tmp_path):
                            "avx512_bf16": False, "amx_tile": False, "amx_bf16": False}
     assert host["cores"] >= 1 and host["tensorflow"]
     assert cpu_model(tmp_path / "missing") == "unknown"
+
+
+def test_an_isa_cap_below_avx512_hides_the_flags_oneDNN_will_not_use(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: AMD EPYC\nflags\t\t: avx2 fma avx512f avx512_bf16 "
+                       "amx_tile\n", encoding="utf-8")
+    assert host_info(cpuinfo)["isa"]["avx512_bf16"] and host_info(cpuinfo)["isa_cap"] is None
+    for name, value in isa_cap_environment("avx2").items():
+        monkeypatch.setenv(name, value)
+    host = host_info(cpuinfo)
+    assert host["isa_cap"] == "AVX2" and host["isa"]["avx2"]
+    assert not any(host["isa"][f] for f in ("avx512f", "avx512_bf16", "amx_tile"))
+    assert choose_precision("auto", cpu_flags(cpuinfo)).precision == "fp32"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+    assert "avx512_bf16" in cpu_flags(cpuinfo)
+
+
+def test_a_profile_says_where_the_step_time_went(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, ["bench", "train", "--preset", "tiny", "--steps", "3",
+                                    "--warmup", "2", "--profile", str(tmp_path), "--json"])
+    assert code == 0
+    ops = json.loads(out.strip().splitlines()[-1])["profile_ops"]
+    assert newest_xspace(tmp_path).stat().st_size > 0  # the trace TensorBoard reads
+    assert {"_MklMatMul", "MatMul"} & {row["op"] for row in ops}
+    assert sum(row["share"] for row in ops) == pytest.approx(1.0, abs=1e-3)
+    assert all(row["ms_per_step"] >= 0 for row in ops)
+    assert [r["share"] for r in ops if r["op"] != "other"] == sorted(
+        (r["share"] for r in ops if r["op"] != "other"), reverse=True)

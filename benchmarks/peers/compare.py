@@ -34,18 +34,23 @@ def last_json(text: str) -> dict:
     return json.loads(text.strip().splitlines()[-1])
 
 
+def run(command: list[str]) -> dict:
+    """Runs one measurement; its last output line is its JSON figures."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n"
+                         + "\n".join(done.stderr.splitlines()[-15:]))
+    return last_json(done.stdout)
+
+
 def ours(bench_args: list[str], dump: Path) -> dict:
-    out = subprocess.run([sys.executable, "-m", "keras_s2s.cli", "bench", "train", *bench_args,
-                          "--dump-batches", str(dump), "--json"], check=True,
-                         capture_output=True, text=True).stdout
-    figures = last_json(out)
+    figures = run([sys.executable, "-m", "keras_s2s.cli", "bench", "train", *bench_args,
+                   "--dump-batches", str(dump), "--json"])
     return {"system": f"keras_s2s {figures['precision']}", **figures}
 
 
 def peer(name: str, python: str, dump: Path) -> dict:
-    out = subprocess.run([python, str(SCRIPTS[name]), str(dump)], check=True,
-                         capture_output=True, text=True).stdout
-    return last_json(out)
+    return run([python, str(SCRIPTS[name]), str(dump)])
 
 
 def peer_pythons(specs: list[str]) -> dict[str, str]:

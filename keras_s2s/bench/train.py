@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from keras_s2s import runs, training
 from keras_s2s.bench.host import host_info
+from keras_s2s.bench.profile import ProfileSteps, op_times
 from keras_s2s.config import Config, ModelConfig
 from keras_s2s.constants import SOURCE, TARGET_IN
 from keras_s2s.data.pipeline import dataset_from_corpus, make_dataset
@@ -117,10 +118,13 @@ def _bf16_runs(precision: str) -> bool:
 
 
 def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
-                dump: str | None = None) -> dict:
+                dump: str | None = None, profile: str | None = None) -> dict:
     """Trains `warmup + steps` batches of the configured corpus and measures the last `steps`.
 
     `dump` names an `.npz` that receives the batches for a peer toolkit (`dump_batches`).
+    `profile` names a directory for the TF profiler's trace of the timed steps; the figures
+    then hold `profile_ops` (time per op type, `bench.profile.op_times`) and were timed with
+    the profiler on.
 
     Returns:
         JSON-ready figures: `tgt_tokens_per_s`, `flops_per_tgt_token`, `gflops`,
@@ -146,7 +150,8 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
         model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
         trainer.compile_model(model, cfg.train)
     timer = _StepTimer(warmup)
-    model.fit(batches, epochs=1, callbacks=[timer], verbose=0)
+    callbacks = [timer] + ([ProfileSteps(profile, warmup)] if profile else [])
+    model.fit(batches, epochs=1, callbacks=callbacks, verbose=0)
     seconds = timer.end - timer.start
     per_token = flops_per_tgt_token(cfg.model, tgt_tok.vocab_size, src_tokens, tgt_tokens,
                                     pairs)
@@ -173,4 +178,5 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
         "padding_fraction": round(1 - (src_tokens + tgt_tokens) / slots, 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "host": host_info(),
+        **({"profile_dir": profile, "profile_ops": op_times(profile, steps)} if profile else {}),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import tempfile
+from pathlib import Path
 from typing import get_args
 
 from keras_s2s.cli.decode_commands import refuse_search_flags
@@ -32,7 +33,7 @@ def cmd_bench_train(args: argparse.Namespace) -> dict:
         cfg = resolve_config(args, (override,))  # checked before anything is measured
         with tempfile.TemporaryDirectory() as scratch:
             results[name] = bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup,
-                                        args.dump_batches)
+                                        args.dump_batches, _profile_dir(args.profile, name))
     if len(results) == 1:
         return next(iter(results.values()))
     first, *others = results
@@ -40,6 +41,13 @@ def cmd_bench_train(args: argparse.Namespace) -> dict:
                                                  / results[first]["tgt_tokens_per_s"], 3)
                 for p in others}
     return {**results, **speedups}
+
+
+def _profile_dir(profile: str | None, variant: str | None) -> str | None:
+    """`--profile DIR` for one variant: DIR itself, or a folder of DIR named after it."""
+    if not profile or variant is None:
+        return profile
+    return str(Path(profile) / re.sub(r"[^\w.=-]+", "_", variant))
 
 
 def cmd_bench_decode(args: argparse.Namespace) -> dict:
@@ -89,6 +97,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dump-batches", metavar="FILE.npz",
                    help="also write the batches and the model's sizes for a peer toolkit's "
                         "script (benchmarks/peers/)")
+    p.add_argument("--profile", metavar="DIR",
+                   help="run the TF profiler over the timed steps: the trace goes to DIR "
+                        "(TensorBoard's profile plugin reads it) and the figures list the time "
+                        "per op type (timed with the profiler on)")
     p.add_argument("--precision", choices=get_args(Precision), nargs="+",
                    help="one precision, or several measured one after another in this run "
                         "(e.g. fp32 bf16: each one's figures and the speed-ups vs the first)")

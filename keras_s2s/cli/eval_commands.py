@@ -51,6 +51,9 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
     return figures
 
 
+BT_PARALLEL = 10000  # the back-translation study's parallel pairs, unless --parallel says
+
+
 def cmd_experiment(args: argparse.Namespace) -> dict:
     """Runs one of the paper's studies (training the models it needs) in `--model-dir`."""
     from keras_s2s.experiments.experiment import Experiment
@@ -59,17 +62,21 @@ def cmd_experiment(args: argparse.Namespace) -> dict:
     if (args.steps is not None) != (args.study == "recipe"):
         raise ValueError("--steps FILE goes with the recipe study and only with it; received "
                          f"study {args.study!r} and --steps {args.steps!r}.")
+    if args.parallel is not None and args.study != "backtranslation":
+        raise ValueError("--parallel N goes with the backtranslation study only; received "
+                         f"study {args.study!r}.")
     try:
         beams = [int(b) for b in args.beams.split(",")]
     except ValueError:
         raise ValueError(f"--beams takes comma-separated beam sizes, e.g. 1,2,5,12; received: "
                          f"{args.beams!r}.") from None
-    cfg = resolve_config(args)
+    # Here --src is the test set's sources: it must not become data.train_src.
+    cfg = resolve_config(argparse.Namespace(**{**vars(args), "src": None}))
     pairs = held_out_pairs(args, cfg)
     experiment = Experiment(cfg, args.model_dir, pairs[:args.limit or None], args.beam_size or 5,
                             log=lambda text: print(text, file=sys.stderr))
     return run_study(args.study, experiment, members=args.members, beams=beams,
-                     steps=args.steps)
+                     steps=args.steps, parallel=args.parallel or BT_PARALLEL)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,7 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ref", help="reference translations, line-aligned with --src")
 
     p = command(sub, "experiment", "the paper's studies: reverse, beam, rescore, length, pca "
-                "(or all), and the recipe search; trains what they need", cmd_experiment)
+                "(or all), the recipe search and back-translation; trains what they need",
+                cmd_experiment)
     p.add_argument("study", choices=STUDIES + SEARCHES + ("all",))
     config_flags(p)
     run_dir_flag(p)
@@ -98,3 +106,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beams", default="1,2,5,12", help="beam sizes of the beam study")
     p.add_argument("--steps", help="the recipe study's steps file (YAML: budget and a ladder "
                    "of config changes)")
+    p.add_argument("--parallel", type=positive_int,
+                   help="the backtranslation study: training pairs kept parallel (the first "
+                        f"N, default {BT_PARALLEL}); of the rest only the target side is used")

@@ -174,10 +174,12 @@ def study_pca(exp: Experiment, phrases: Sequence[tuple[int, str]] = PCA_PHRASES,
 
 def run_study(name: str, exp: Experiment, **options) -> dict:
     """Runs one study (or `all`) and returns its results."""
+    from keras_s2s.experiments.backtranslation import study_backtranslation
     from keras_s2s.experiments.recipe_search import study_recipe
 
     studies = {"reverse": study_reverse, "beam": study_beam, "rescore": study_rescore,
-               "length": study_length, "pca": study_pca, "recipe": study_recipe}
+               "length": study_length, "pca": study_pca, "recipe": study_recipe,
+               "backtranslation": study_backtranslation}
     if name == "all":
         return {study: studies[study](exp, **options) for study in STUDIES}
     if name not in studies:
