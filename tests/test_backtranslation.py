@@ -44,6 +44,9 @@ def test_back_translation_end_to_end(corpus, tmp_path, capsys):
     mono = (data / "mono.tgt").read_text("utf-8").splitlines()
     synthetic = (data / "synthetic.src").read_text("utf-8").splitlines()
     assert mono == corpus["train_tgt"].read_text("utf-8").splitlines()[PARALLEL:]
+    # the training sources, not the test sources that --src names for this command
+    assert (data / "parallel.src").read_text("utf-8").splitlines() == \
+        corpus["train_src"].read_text("utf-8").splitlines()[:PARALLEL]
     assert len(synthetic) == len(mono) == 300 and all(s.strip() for s in synthetic[:5])
     reverse = runs.load_config(tmp_path / "models" / "reverse")
     assert (reverse.data.src_tokenizer, reverse.data.tgt_tokenizer) == ("space", "char")
