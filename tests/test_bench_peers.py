@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from keras_s2s import runs
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 PEERS = Path(__file__).resolve().parents[1] / "benchmarks" / "peers"
+sys.path.insert(0, str(PEERS))  # the scripts import each other, as when run from there
 
 
 def load(name: str):
@@ -41,6 +43,9 @@ def test_the_table_says_how_many_times_faster_ours_is():
     rows = compare.table(runs_).splitlines()
     assert rows[2] == "| ours | 400.0 | 40.0 | 1.00× | 2 |"  # medians over the rounds
     assert rows[3] == "| peer | 150.0 | 15.0 | 2.67× | 2 |"
+    rows = compare.table(runs_, ("gflops", "GFLOP/s"), ("tgt_tokens_per_s", "tokens/s", ".0f"))
+    assert rows.splitlines()[0].startswith("| system | GFLOP/s (median) | tokens/s |")
+    assert rows.splitlines()[3] == "| peer | 15.0 | 150 | 2.67× | 2 |"
 
 
 def test_the_opennmt_id_order_is_a_permutation_with_unk_last():

@@ -65,20 +65,20 @@ def peer_pythons(specs: list[str]) -> dict[str, str]:
     return pythons
 
 
-def table(runs: list[dict]) -> str:
-    """One row per system: median tokens/s and GFLOP/s over its rounds, and how many times
-    faster the first system (ours) is."""
+def table(runs: list[dict], rate: tuple[str, str] = ("tgt_tokens_per_s", "target tokens/s"),
+          other: tuple[str, str, str] = ("gflops", "useful GFLOP/s", ".1f")) -> str:
+    """One row per system: the medians over its rounds of its `rate` (key, label) and of
+    `other` (key, label, format), and how many times faster the first system (ours) is."""
     systems: dict[str, list[dict]] = {}
     for run in runs:
         systems.setdefault(run["system"], []).append(run)
-    medians = {name: statistics.median(r["tgt_tokens_per_s"] for r in rs)
-               for name, rs in systems.items()}
+    medians = {name: statistics.median(r[rate[0]] for r in rs) for name, rs in systems.items()}
     first = next(iter(medians.values()))
-    lines = ["| system | target tokens/s (median) | useful GFLOP/s | keras_s2s ÷ this | rounds |",
+    lines = [f"| system | {rate[1]} (median) | {other[1]} | keras_s2s ÷ this | rounds |",
              "|---|---|---|---|---|"]
     for name, rs in systems.items():
-        gflops = statistics.median(r["gflops"] for r in rs)
-        lines.append(f"| {name} | {medians[name]:,.1f} | {gflops:.1f} | "
+        value = statistics.median(r[other[0]] for r in rs)
+        lines.append(f"| {name} | {medians[name]:,.1f} | {value:{other[2]}} | "
                      f"{first / medians[name]:.2f}× | {len(rs)} |")
     return "\n".join(lines)
 

@@ -18,13 +18,13 @@ import argparse
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from compare import table  # benchmarks/peers/compare.py, beside this script
 
 from keras_s2s import runs
 from keras_s2s.bench.decode import sentences_per_s
@@ -111,22 +111,6 @@ def peer(python: str, export_dir: Path, sources: Path, batch_size: int) -> dict:
     return {**figures, "hypotheses": [line.split() for line in hyps]}
 
 
-def table(results: list[dict]) -> str:
-    systems: dict[str, list[dict]] = {}
-    for result in results:
-        systems.setdefault(result["system"], []).append(result)
-    medians = {name: statistics.median(r["hyp_tokens_per_s"] for r in rs)
-               for name, rs in systems.items()}
-    first = next(iter(medians.values()))
-    lines = ["| system | hypothesis tokens/s (median) | sentences/s | keras_s2s ÷ this | rounds |",
-             "|---|---|---|---|---|"]
-    for name, rs in systems.items():
-        sent = statistics.median(r["sent_per_s"] for r in rs)
-        lines.append(f"| {name} | {medians[name]:,.1f} | {sent:.2f} | "
-                     f"{first / medians[name]:.2f}× | {len(rs)} |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-dir", required=True, help="a trained no-attention run")
@@ -164,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     same = sum(a == b for a, b in zip(results[0]["hypotheses"], results[1]["hypotheses"]))
     for result in results:
         del result["hypotheses"]
-    print(table(results))
+    print(table(results, ("hyp_tokens_per_s", "hypothesis tokens/s"),
+                ("sent_per_s", "sentences/s", ".2f")))
     print(f"\nthe same 1-best hypothesis for {same} of {len(texts)} sentences; "
           f"beam {args.beam_size}, batch {args.batch_size}")
     if args.out:

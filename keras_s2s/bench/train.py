@@ -105,6 +105,17 @@ def dump_batches(path: str, batches: list, meta: dict) -> None:
     np.savez(path, **arrays)
 
 
+def _token_counts(batches: list) -> tuple[int, int, int, int]:
+    """Real source and target tokens, token slots (padding included) and the sum over pairs
+    of `source length × target length` (for attention FLOPs) in `(x, y)` batches."""
+    src_tokens = sum(int(tf.math.count_nonzero(x[SOURCE])) for x, _ in batches)
+    tgt_tokens = sum(int(tf.math.count_nonzero(y)) for _, y in batches)
+    slots = sum(int(tf.size(x[SOURCE])) + int(tf.size(y)) for x, y in batches)
+    pairs = sum(int(tf.reduce_sum(tf.math.count_nonzero(x[SOURCE], axis=1)
+                                  * tf.math.count_nonzero(y, axis=1))) for x, y in batches)
+    return src_tokens, tgt_tokens, slots, pairs
+
+
 def _bf16_runs(precision: str) -> bool:
     """Whether TF's bf16 kernels run here. Under an `ONEDNN_MAX_CPU_ISA` cap below AVX-512 on
     a host without native bf16 left, TF's oneDNN bf16 matmul aborts the process: a bf16 or
@@ -139,11 +150,7 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
                            cfg.train.batch_size, shuffle=True, seed=cfg.seed)
     batches = batches.repeat().take(warmup + steps).cache()
     timed = list(batches.skip(warmup))  # fills the cache: input work is not timed
-    src_tokens = sum(int(tf.math.count_nonzero(x[SOURCE])) for x, _ in timed)
-    tgt_tokens = sum(int(tf.math.count_nonzero(y)) for _, y in timed)
-    slots = sum(int(tf.size(x[SOURCE])) + int(tf.size(y)) for x, y in timed)
-    pairs = sum(int(tf.reduce_sum(tf.math.count_nonzero(x[SOURCE], axis=1)
-                                  * tf.math.count_nonzero(y, axis=1))) for x, y in timed)
+    src_tokens, tgt_tokens, slots, pairs = _token_counts(timed)
     peaks = {"fp32": matmul_peak_gflops(tf.float32),
              "bf16": matmul_peak_gflops(tf.bfloat16) if bf16_runs else float("nan")}
     with make_strategy(cfg.train.strategy).scope(), precision_scope(cfg.train.precision):
