@@ -20,14 +20,20 @@ def train_command(model_dir, *extra):
             "--set", "train.checkpoint_every=5", "--set", "data.task_size=800", *extra]
 
 
-def run_to_end(model_dir):
-    return subprocess.run(train_command(model_dir), capture_output=True, text=True, check=True,
-                          timeout=600)
+# The tuned recipe's randomness: dropout masks (their seed states are checkpointed beside the
+# weights) and word dropout (drawn per epoch from the seed).
+RANDOM = ["--set", "model.dropout=0.3", "--set", "data.word_dropout=0.1",
+          "--set", "train.label_smoothing=0.1"]
 
 
-def kill_mid_epoch(model_dir, timeout=300):
+def run_to_end(model_dir, *extra):
+    return subprocess.run(train_command(model_dir, *extra), capture_output=True, text=True,
+                          check=True, timeout=600)
+
+
+def kill_mid_epoch(model_dir, *extra, timeout=300):
     """Starts training and kill -9s it once a mid-epoch checkpoint exists."""
-    proc = subprocess.Popen(train_command(model_dir), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(train_command(model_dir, *extra), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     state = model_dir / CHECKPOINT_DIR / STATE_FILE
     deadline = time.time() + timeout
@@ -47,11 +53,12 @@ def kill_mid_epoch(model_dir, timeout=300):
 
 
 def test_kill9_mid_epoch_then_rerun_equals_uninterrupted(tmp_path):
-    killed_at = kill_mid_epoch(tmp_path / "killed")
+    killed_at = kill_mid_epoch(tmp_path / "killed", *RANDOM)
     assert killed_at["step"] > 0  # really mid-epoch
-    resumed = run_to_end(tmp_path / "killed")
+    assert killed_at["seeds"]  # the dropout layers' seed states
+    resumed = run_to_end(tmp_path / "killed", *RANDOM)
     assert f"epoch {killed_at['epoch'] + 1}, after step" in resumed.stderr
-    run_to_end(tmp_path / "straight")
+    run_to_end(tmp_path / "straight", *RANDOM)
     _, a, _, _ = runs.load_model(tmp_path / "killed")
     _, b, _, _ = runs.load_model(tmp_path / "straight")
     for wa, wb in zip(a.weights, b.weights):

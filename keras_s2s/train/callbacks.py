@@ -26,13 +26,36 @@ class Position(NamedTuple):
     step: int
 
 
-def load_position(model_dir: str | Path) -> tuple[Position, Path] | None:
-    """The last complete checkpoint of a run (position and weights file), or None."""
+class Checkpoint(NamedTuple):
+    """The last complete checkpoint of a run."""
+
+    position: Position
+    weights: Path
+    seeds: list | None  # the random-seed states (`seed_states`); None in older checkpoints
+
+
+def load_position(model_dir: str | Path) -> Checkpoint | None:
+    """The last complete checkpoint of a run, or None."""
     state = Path(model_dir) / CHECKPOINT_DIR / STATE_FILE
     if not state.is_file():
         return None
     saved = json.loads(state.read_text(encoding="utf-8"))
-    return Position(saved["epoch"], saved["step"]), state.parent / saved["weights"]
+    return Checkpoint(Position(saved["epoch"], saved["step"]), state.parent / saved["weights"],
+                      saved.get("seeds"))
+
+
+def seed_variables(model: keras.Model) -> list:
+    """The model's random-seed states (its dropout layers' `SeedGenerator`s), in a fixed
+    order: the variables of `model.variables` that are not weights. `save_weights` leaves
+    them out, and without them a resumed run would draw other dropout masks than an
+    uninterrupted one."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def seed_states(model: keras.Model) -> list:
+    """The values of `seed_variables`, JSON-ready."""
+    return [keras.ops.convert_to_numpy(v.value).tolist() for v in seed_variables(model)]
 
 
 class StepCheckpoint(keras.callbacks.Callback):
@@ -75,8 +98,8 @@ class StepCheckpoint(keras.callbacks.Callback):
         name = f"epoch{epoch:03d}-step{step:07d}.weights.h5"
         self.model.save_weights(str(self.directory / name))
         tmp = self.directory / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps({"epoch": epoch, "step": step, "weights": name}),
-                       encoding="utf-8")
+        tmp.write_text(json.dumps({"epoch": epoch, "step": step, "weights": name,
+                                   "seeds": seed_states(self.model)}), encoding="utf-8")
         os.replace(tmp, self.directory / STATE_FILE)  # atomic: the old state stays valid until now
         for old in self.directory.glob("*.weights.h5"):
             if old.name != name:

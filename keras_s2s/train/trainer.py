@@ -21,6 +21,7 @@ from keras_s2s.train.callbacks import (
     StepCheckpoint,
     StopAtEpochEnd,
     load_position,
+    seed_variables,
 )
 from keras_s2s.train.epoch_weights import (
     EpochWeights,
@@ -69,15 +70,18 @@ def _best_checkpoint(model_dir: Path, metric: Metric) -> keras.callbacks.ModelCh
 
 
 def restore(model: keras.Model, model_dir: Path) -> Position:
-    """Loads the last step checkpoint, if any (weights and optimizer state)."""
+    """Loads the last step checkpoint, if any (weights, optimizer state, random seeds)."""
     found = load_position(model_dir)
     if found is None:
         return Position(0, 0)
-    position, weights = found
     with model.distribute_strategy.scope():  # optimizer slots are created under the strategy
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(str(weights))
-    return position
+        model.load_weights(str(found.weights))
+        variables = seed_variables(model)
+        if found.seeds is not None and len(found.seeds) == len(variables):
+            for variable, value in zip(variables, found.seeds):
+                variable.assign(value)
+    return found.position
 
 
 Callbacks = tuple[StepCheckpoint, keras.callbacks.ModelCheckpoint, list]
