@@ -62,6 +62,9 @@ def test_back_translation_end_to_end(corpus, tmp_path, capsys):
 
     code, _, err = run_cli(capsys, args)  # a rerun reads everything back
     assert code == 0 and "training" not in err and "sampling" not in err
+    args[args.index("--parallel") + 1] = "300"  # another split of the same directory
+    code, _, err = run_cli(capsys, args)
+    assert code == 2 and "was split with --parallel 400, not 300" in err
 
 
 def test_nothing_left_to_back_translate_is_refused(corpus, tmp_path, capsys):

@@ -17,6 +17,7 @@ Every step is resumable: a rerun reads back what is already written or trained.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from keras_s2s import training
@@ -47,11 +48,16 @@ def split_corpus(cfg: Config, parallel: int, directory: Path) -> SplitFiles:
 
     Raises:
         ValueError: the config has no pair of text files, or no more than `parallel` pairs,
-            so nothing is left over.
+            so nothing is left over, or `directory` holds a split with another `parallel`.
     """
     files = SplitFiles(*(directory / name for name in (
         "parallel.src", "parallel.tgt", "mono.tgt", "synthetic.src")))
-    if files.mono_tgt.is_file():
+    marker = directory / "split.json"  # written last: the split is complete
+    if marker.is_file():
+        done = json.loads(marker.read_text(encoding="utf-8"))["parallel"]
+        if done != parallel:
+            raise ValueError(f"{directory} was split with --parallel {done}, not {parallel}: "
+                             "rerun with that value, or give a new --model-dir.")
         return files
     if not (cfg.data.train_src and cfg.data.train_tgt):
         raise ValueError("The back-translation study splits a corpus of two text files: set "
@@ -67,9 +73,8 @@ def split_corpus(cfg: Config, parallel: int, directory: Path) -> SplitFiles:
     for path, lines in ((files.parallel_src, sources[:parallel]),
                         (files.parallel_tgt, targets[:parallel])):
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    partial = files.mono_tgt.with_suffix(".partial")  # the marker of a complete split
-    partial.write_text("\n".join(targets[parallel:]) + "\n", encoding="utf-8")
-    partial.rename(files.mono_tgt)
+    files.mono_tgt.write_text("\n".join(targets[parallel:]) + "\n", encoding="utf-8")
+    marker.write_text(json.dumps({"parallel": parallel, "pairs": len(targets)}), encoding="utf-8")
     return files
 
 
