@@ -60,7 +60,8 @@ def test_our_weights_land_where_opennmt_reads_them(tiny_run, tiny_translator, tm
     compare = load("decode_compare")
     _, model, _, _ = runs.load_model(tiny_run)
     ours = {w.path: np.asarray(w) for w in model.weights}
-    compare.write_weights(str(tiny_run), tmp_path, beam_size=5, max_len=30)
+    compare.write_weights(tiny_translator, runs.load_config(tiny_run),
+                          compare.vocabularies(tiny_run), tmp_path, beam_size=5, max_len=30)
     arrays = np.load(tmp_path / "weights.npz")
     assert len(arrays.files) == len(compare.WEIGHT_ORDER)
     words = (tiny_run / "tgt.vocab").read_text("utf-8").splitlines()

@@ -51,15 +51,19 @@ def opennmt_order(vocab_size: int) -> np.ndarray:
                     + [i for i in range(vocab_size) if i not in specials] + [UNK_ID])
 
 
-def write_weights(model_dir: str, out: Path, beam_size: int, max_len: int) -> list[str]:
-    """Writes `opennmt_decode.py export`'s input; returns our source vocabulary."""
-    cfg, model, _, _ = runs.load_model(model_dir)
+def vocabularies(model_dir: str | Path) -> dict[str, list[str]]:
+    """Our run's `{"src": words, "tgt": words}`, in id order."""
+    return {side: Path(model_dir, f"{side}.vocab").read_text("utf-8").splitlines()
+            for side in ("src", "tgt")}
+
+
+def write_weights(translator, cfg, vocabs: dict[str, list[str]], out: Path, beam_size: int,
+                  max_len: int) -> None:
+    """Writes `opennmt_decode.py export`'s input from the Translator's (single) model."""
     if cfg.model.attention != "none" or cfg.model.tie_embeddings or cfg.model.num_layers != 2:
         raise SystemExit("the OpenNMT-tf peer model is the paper's: 2 layers, no attention, "
                          "untied embeddings")
-    weights = {w.path: np.asarray(w) for w in model.weights}
-    vocabs = {side: Path(model_dir, f"{side}.vocab").read_text("utf-8").splitlines()
-              for side in ("src", "tgt")}
+    weights = {w.path: np.asarray(w) for w in translator.trackables[0].weights}
     arrays = []
     for name in WEIGHT_ORDER:
         value = weights[name]
@@ -79,7 +83,6 @@ def write_weights(model_dir: str, out: Path, beam_size: int, max_len: int) -> li
             "length_penalty": cfg.decode.length_penalty,
             "src_vocab": len(vocabs["src"]), "tgt_vocab": len(vocabs["tgt"])}
     (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    return vocabs["src"]
 
 
 def encoder_tokens(translator, texts: list[str], vocab: list[str]) -> list[list[str]]:
@@ -127,15 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(isa_cap_environment(args.isa_cap))
     texts = list(iter_lines(args.src))[:args.limit or None]
     translator = runs.load_translator([args.model_dir])
-    decode = runs.load_config(args.model_dir).decode
+    cfg, vocabs = runs.load_config(args.model_dir), vocabularies(args.model_dir)
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         sources = scratch / "sources.txt"
-        vocab = Path(args.model_dir, "src.vocab").read_text("utf-8").splitlines()
-        lines = encoder_tokens(translator, texts, vocab)
+        lines = encoder_tokens(translator, texts, vocabs["src"])
         sources.write_text("\n".join(" ".join(line) for line in lines) + "\n", "utf-8")
-        max_len = math.ceil(decode.max_len_a * max(map(len, lines)) + decode.max_len_b)
-        write_weights(args.model_dir, scratch, args.beam_size, max_len)
+        max_len = math.ceil(cfg.decode.max_len_a * max(map(len, lines)) + cfg.decode.max_len_b)
+        write_weights(translator, cfg, vocabs, scratch, args.beam_size, max_len)
         subprocess.run([args.opennmt_python, str(HERE / "opennmt_decode.py"), "export",
                         str(scratch), str(scratch / "opennmt")], check=True, capture_output=True)
         driver = Driver(SavedModelBackend(export_saved_model(translator, scratch, "ours")),

@@ -29,7 +29,8 @@ import tensorflow as tf  # noqa: E402
 
 def export(weights_dir: str, export_dir: str) -> None:
     """Builds the model, assigns the weights in order (shapes checked), exports it."""
-    meta = json.load(open(os.path.join(weights_dir, "meta.json"), encoding="utf-8"))
+    with open(os.path.join(weights_dir, "meta.json"), encoding="utf-8") as f:
+        meta = json.load(f)
     params = {"beam_width": meta["beam_size"], "length_penalty": meta["length_penalty"],
               "maximum_decoding_length": meta["max_len"]}
     model = build(meta, os.path.join(weights_dir, "src.vocab"),
@@ -59,7 +60,8 @@ def batches(lines: list[list[str]], batch_size: int):
 def time_decoding(export_dir: str, sources: str, batch_size: int) -> dict:
     """One timed pass over the sentences (after one untimed batch), hypotheses written."""
     translate = tf.saved_model.load(export_dir).signatures["serving_default"]
-    lines = [line.split() for line in open(sources, encoding="utf-8").read().splitlines()]
+    with open(sources, encoding="utf-8") as f:
+        lines = [line.split() for line in f.read().splitlines()]
     prepared = list(batches(lines, batch_size))
     translate(tokens=prepared[0][0], length=prepared[0][1])  # warm-up
     hypotheses: list[list[str]] = [[] for _ in lines]

@@ -17,15 +17,22 @@ from keras_s2s.cli.parser import (
 )
 
 
+def test_set_flags(p: argparse.ArgumentParser, src_help: str) -> None:
+    """`--src`/`--ref`: a test set. Their dests (`test_src`, `test_ref`) are not training
+    flags, so `resolve_config` never takes them for `data.train_src`."""
+    p.add_argument("--src", dest="test_src", help=src_help)
+    p.add_argument("--ref", dest="test_ref", help="references, line-aligned with --src")
+
+
 def held_out_pairs(args: argparse.Namespace, cfg=None) -> list[tuple[str, str]]:
     """`--src`/`--ref`, else the config's `data.test_src`/`test_tgt`, else the built-in test."""
     from keras_s2s import runs, training
     from keras_s2s.data.corpus import read_parallel
 
-    if bool(args.src) != bool(args.ref):
+    if bool(args.test_src) != bool(args.test_ref):
         raise ValueError("Pass both --src and --ref (line-aligned), or neither.")
-    if args.src:
-        return read_parallel(args.src, args.ref)
+    if args.test_src:
+        return read_parallel(args.test_src, args.test_ref)
     if cfg is None:
         model_dirs = getattr(args, "model_dir", None)
         cfg = runs.load_config(model_dirs[0]) if model_dirs else resolve_config(args)
@@ -70,8 +77,7 @@ def cmd_experiment(args: argparse.Namespace) -> dict:
     except ValueError:
         raise ValueError(f"--beams takes comma-separated beam sizes, e.g. 1,2,5,12; received: "
                          f"{args.beams!r}.") from None
-    # Here --src is the test set's sources: it must not become data.train_src.
-    cfg = resolve_config(argparse.Namespace(**{**vars(args), "src": None}))
+    cfg = resolve_config(args)
     pairs = held_out_pairs(args, cfg)
     experiment = Experiment(cfg, args.model_dir, pairs[:args.limit or None], args.beam_size or 5,
                             log=lambda text: print(text, file=sys.stderr))
@@ -86,8 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                 cmd_evaluate)
     config_flags(p)
     backend_flags(p)
-    p.add_argument("--src", help="source sentences (default: the built-in test split)")
-    p.add_argument("--ref", help="reference translations, line-aligned with --src")
+    test_set_flags(p, "source sentences (default: the built-in test split)")
 
     p = command(sub, "experiment", "the paper's studies: reverse, beam, rescore, length, pca "
                 "(or all), the recipe search and back-translation; trains what they need",
@@ -95,9 +100,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("study", choices=STUDIES + SEARCHES + ("all",))
     config_flags(p)
     run_dir_flag(p)
-    p.add_argument("--src", help="test sources (default: the config's data.test_src, else the "
-                   "built-in test split)")
-    p.add_argument("--ref", help="test references, line-aligned with --src")
+    test_set_flags(p, "test sources (default: the config's data.test_src, else the built-in "
+                   "test split)")
     p.add_argument("--limit", type=positive_int, help="use the first N test sentences")
     p.add_argument("--beam-size", type=positive_int, help="beam of single-beam figures "
                    "(default 5)")

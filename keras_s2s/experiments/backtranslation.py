@@ -20,9 +20,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from keras_s2s import training
 from keras_s2s.config import Config, resolve
-from keras_s2s.constants import WEIGHTS_FILE
 from keras_s2s.data.corpus import iter_lines
 from keras_s2s.driver import SampleOptions
 from keras_s2s.experiments.experiment import Experiment
@@ -114,18 +112,10 @@ def back_translate(exp: Experiment, reverse_run: Path, files: SplitFiles, seed: 
     partial.rename(files.synthetic_src)
 
 
-def trained(exp: Experiment, cfg: Config, name: str) -> Path:
-    run = exp.dir / "models" / name
-    if not (run / WEIGHTS_FILE).is_file():
-        exp.log(f"training {name}")
-        training.train(cfg, run, verbose=exp.verbose)
-    return run
-
-
 def study_backtranslation(exp: Experiment, parallel: int = 10000, **_) -> dict:
     """Trains the reverse model, back-translates, trains both forward models, scores them."""
     files = split_corpus(exp.cfg, parallel, exp.dir / "data")
-    reverse_run = trained(exp, reverse_config(exp.cfg, files), "reverse")
+    reverse_run = exp.trained("reverse", reverse_config(exp.cfg, files))
     back_translate(exp, reverse_run, files, exp.cfg.seed)
     synthetic = sum(1 for _ in iter_lines(files.synthetic_src))
     variants = [("parallel only", [files.parallel_src], [files.parallel_tgt], 0),
@@ -134,7 +124,7 @@ def study_backtranslation(exp: Experiment, parallel: int = 10000, **_) -> dict:
     rows = []
     for i, (name, src, tgt, extra) in enumerate(variants):
         cfg = forward_config(exp.cfg, src, tgt, exp.dir / "data" / f"forward_{i}")
-        run = trained(exp, cfg, f"forward_{i}")
+        run = exp.trained(f"forward_{i}", cfg)
         figures = step_figures(run)
         rows.append({"model": name, "parallel pairs": parallel, "synthetic pairs": extra,
                      "test BLEU": exp.bleu(exp.translate([run], exp.beam_size)),

@@ -65,9 +65,16 @@ class Experiment:
                 shutil.copyfile(vocab, run / vocab.name)
         cfg = resolve(overrides=[self.cfg.to_dict(), twin, {
             "seed": self.cfg.seed + index, "data": {"reverse_source": reverse}}])
-        self.log(f"training {run.name} (seed {cfg.seed}, reverse_source={reverse}, attention "
-                 f"{cfg.model.attention})")
-        training.train(cfg, run, verbose=self.verbose)
+        return self.trained(name, cfg, f"training {name} (seed {cfg.seed}, reverse_source="
+                                       f"{reverse}, attention {cfg.model.attention})")
+
+    def trained(self, name: str, cfg: Config, message: str | None = None) -> Path:
+        """The run dir `models/<name>`, trained with `cfg` first if it has no final weights
+        (a killed training resumes); `message` is logged before training."""
+        run = self.dir / "models" / name
+        if not (run / WEIGHTS_FILE).is_file():
+            self.log(message or f"training {name}")
+            training.train(cfg, run, verbose=self.verbose)
         return run
 
     def translator(self, run_dirs: Sequence[Path]):

@@ -20,10 +20,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from keras_s2s import training
 from keras_s2s.config import Config, ConfigError, resolve
 from keras_s2s.config.resolve import load_yaml
-from keras_s2s.constants import WEIGHTS_FILE
 from keras_s2s.experiments.experiment import Experiment
 from keras_s2s.train.epoch_weights import validation_history
 
@@ -98,10 +96,7 @@ def study_recipe(exp: Experiment, steps: str | Path | None = None, **_) -> dict:
     configs = ladder_configs(exp.cfg, budget, ladder)
     rows: list[dict] = []
     for i, (step, cfg) in enumerate(zip(ladder, configs)):
-        run = exp.dir / "models" / f"step_{i}"
-        if not (run / WEIGHTS_FILE).is_file():
-            exp.log(f"step {i + 1}/{len(ladder)}: {step.name}")
-            training.train(cfg, run, verbose=exp.verbose)
+        run = exp.trained(f"step_{i}", cfg, f"step {i + 1}/{len(ladder)}: {step.name}")
         figures = step_figures(run)
         delta = figures["val BLEU"] - rows[-1]["val BLEU"] if rows else 0.0
         rows.append({"step": i, "setting": step.name, "Δ BLEU": delta, **figures})
