@@ -14,6 +14,7 @@ from keras_s2s import runs, training
 from keras_s2s.data.tokenizer import VocabTokenizer
 from keras_s2s.export.saved_model import export_saved_model, load_saved_model
 from keras_s2s.export.tflite import TFLiteDecoder, convert, export_tflite
+from serving.tflite_memory import measure_in_subprocess
 from serving.tflite_translate import TFLiteTranslator, Vocabulary, split_words
 
 BEAM, WIDTH = 3, 12
@@ -86,6 +87,18 @@ def test_quantized_variants_convert_and_run(tiny_run, tmp_path):
     with pytest.raises(ValueError, match="quantize must be one of"):
         export_tflite(runs.load_tflite_decoder(tiny_run, WIDTH, BEAM), tmp_path / "x.tflite",
                       "int4")
+
+
+def test_interpreter_peak_memory_is_measured_in_a_fresh_process(tiny_run, lite, tmp_path):
+    texts = tmp_path / "src.txt"
+    texts.write_text("\n".join(_inputs(tiny_run)[:6]) + "\n", encoding="utf-8")
+    figures = measure_in_subprocess(lite, texts, limit=4)
+    assert figures["sentences"] == 4
+    assert figures["peak_rss_mb"] >= figures["baseline_rss_mb"] > 0
+    # The interpreter, its arena and the model's pages: more than nothing, far less than TF.
+    assert 0 < figures["interpreter_peak_mb"] < 200
+    with pytest.raises(RuntimeError, match="missing.tflite"):
+        measure_in_subprocess(tmp_path / "missing.tflite", texts)
 
 
 def test_non_builtin_op_fails_loudly(tiny_run):

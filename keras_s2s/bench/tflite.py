@@ -12,6 +12,8 @@ from keras_s2s.driver import Driver, SavedModelBackend
 from keras_s2s.evaluation.metrics import bleu, bleu_signature
 from keras_s2s.export.tflite import export_tflite
 
+MEMORY_SENTENCES = 100  # the interpreter's peak memory is measured over these
+
 
 def _saved_model_outputs(model_dir: str, beam_size: int, texts: list[str], scratch: Path
                          ) -> dict[str, tuple[list[str], float]]:
@@ -35,15 +37,20 @@ def bench_tflite(model_dir: str, src_path: str, ref_path: str, beam_size: int,
 
     Returns:
         JSON figures: per variant `bytes`, `greedy_sent_per_s`, `beam_sent_per_s`,
-        `greedy_bleu`, `beam_bleu`, and the share of sentences whose output equals the
-        SavedModel's (`greedy_agreement`, `beam_agreement`); the SavedModel's own figures.
+        `greedy_bleu`, `beam_bleu`, the share of sentences whose output equals the
+        SavedModel's (`greedy_agreement`, `beam_agreement`) and the interpreter's peak
+        memory in a fresh process (`interpreter_peak_mb`, over the first
+        `MEMORY_SENTENCES`); the SavedModel's own figures.
     """
     from keras_s2s.data.corpus import iter_lines
+    from serving.tflite_memory import measure_in_subprocess
     from serving.tflite_translate import TFLiteTranslator
 
     texts = list(iter_lines(src_path))[:limit]
     refs = list(iter_lines(ref_path))[:limit]
     scratch_dir = Path(scratch)
+    texts_file = scratch_dir / "sources.txt"
+    texts_file.write_text("\n".join(texts) + "\n", encoding="utf-8")
     saved = _saved_model_outputs(model_dir, beam_size, texts, scratch_dir)
     figures: dict = {"sentences": len(texts), "beam_size": beam_size,
                      "max_src_len": max_src_len}
@@ -64,6 +71,8 @@ def bench_tflite(model_dir: str, src_path: str, ref_path: str, beam_size: int,
             row.update({f"{name}_bleu": bleu(hyps, refs),
                         f"{name}_sent_per_s": round(rate, 2),
                         f"{name}_agreement": round(same, 4)})
+        row["interpreter_peak_mb"] = measure_in_subprocess(
+            out, texts_file, MEMORY_SENTENCES)["interpreter_peak_mb"]
         figures[quantize] = row
         print(f"{quantize}: {row}", file=sys.stderr)
     figures["truncated"] = sum(len(lite.src.encode(t)) > max_src_len for t in texts)
