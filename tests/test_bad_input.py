@@ -68,15 +68,16 @@ def test_bad_arguments_give_one_clear_error_and_no_traceback(args, names, capsys
 def test_exporting_a_second_model_keeps_the_first_in_models_config(tiny_run, tmp_path, capsys):
     """Two real exports of "first" (a new version each); "second" is registered in between
     by the same function an export calls (a third SavedModel would add only time)."""
-    for name in ("first", "second", "first"):
-        if name == "second":
-            write_server_configs(tmp_path, name)
-            continue
+    def export(name):
         code, output = _run(capsys, ["export", "--model-dir", str(tiny_run), "--base",
                                      str(tmp_path), "--name", name, "--json"])
         assert code == 0, output
         assert json.loads(output.strip().splitlines()[-1])["export_dir"].startswith(
             str(tmp_path / name))
+
+    export("first")
+    write_server_configs(tmp_path, "second")
+    export("first")
     assert served_names(tmp_path / "models.config") == ["first", "second"]
     assert sorted(p.name for p in (tmp_path / "first").iterdir()) == ["1", "2"]
 
