@@ -1,4 +1,5 @@
-"""Training: paper schedule, losses, global clip after all-reduce on 2 replicas, peepholes."""
+"""Training: paper schedule and warm-up, losses, global clip after all-reduce on 2 replicas,
+peepholes."""
 
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from keras_s2s.constants import SOURCE, TARGET_IN
 from keras_s2s.model.inference import make_encode, make_step
 from keras_s2s.model.seq2seq import build_seq2seq, parameter_counts
 from keras_s2s.train.losses import SequenceLoss
-from keras_s2s.train.schedules import StepDecayByEpoch
+from keras_s2s.train.optimizers import make_optimizer
+from keras_s2s.train.schedules import LinearWarmup, StepDecayByEpoch, learning_rate, set_rate
 
 # Runs in a fresh interpreter: the CPU must be split before TensorFlow initialises.
 REPLICA_SCRIPT = """
@@ -62,6 +64,26 @@ def test_paper_schedule_at_epoch_boundaries():
                 650: 0.04375, 700: 0.021875}
     for step, lr in expected.items():
         assert float(schedule(step)) == pytest.approx(lr), step
+
+
+def test_warmup_ramps_every_schedule_then_leaves_it_unchanged():
+    paper = resolve("tiny", overrides=["train.schedule=paper", "train.learning_rate=0.8",
+                                       "train.decay_start_epoch=2", "train.decay_every=1",
+                                       "train.warmup_steps=4"]).train
+    schedule = learning_rate(paper, steps_per_epoch=10)
+    expected = {0: 0.2, 1: 0.4, 2: 0.6, 3: 0.8, 4: 0.8, 19: 0.8, 20: 0.4, 30: 0.2}
+    assert {step: float(schedule(step)) for step in expected} == pytest.approx(expected)
+    again = LinearWarmup.from_config(schedule.get_config())
+    assert [float(again(s)) for s in expected] == pytest.approx(list(expected.values()))
+    plateau = resolve("tiny", overrides=["train.schedule=plateau", "train.learning_rate=0.8",
+                                         "train.warmup_steps=4"]).train
+    optimizer = make_optimizer("adam", learning_rate(plateau, None), 5.0)
+    set_rate(optimizer, 0.1)  # what the trainer does when the metric stops improving
+    assert float(optimizer._learning_rate(1)) == pytest.approx(0.05)
+    assert float(optimizer._learning_rate(100)) == pytest.approx(0.1)
+    assert learning_rate(resolve("tiny").train, None) == resolve("tiny").train.learning_rate
+    with pytest.raises(ValueError, match="train.warmup_steps.*received: -3"):
+        resolve("tiny", overrides=["train.warmup_steps=-3"])
 
 
 def test_sentence_sum_and_label_smoothing():

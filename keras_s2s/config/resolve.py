@@ -112,6 +112,8 @@ def _check_together(cfg: Config) -> None:
           for key, value in (("data.word_dropout", data.word_dropout),
                              ("model.dropout", model.dropout),
                              ("train.label_smoothing", train.label_smoothing))],
+        (train.warmup_steps < 0, "train.warmup_steps",
+         f"counts steps (0 = no warm-up); received: {train.warmup_steps}"),
         (train.average_last > max(train.keep_epoch_weights, 0), "train.average_last", "averages "
          f"kept epoch weights: needs train.keep_epoch_weights >= {train.average_last}"),
         (cfg.decode.replace_unk and (model.attention == "none" or "sentencepiece" in (

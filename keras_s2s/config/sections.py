@@ -97,6 +97,7 @@ class TrainConfig:
     # "plateau": halve when the keep_best metric has not improved for plateau_patience epochs
     plateau_patience: int = positive(1)
     min_learning_rate: float = 1e-5  # the plateau schedule's floor
+    warmup_steps: int = 0  # >0: every schedule's rate rises linearly over the first N steps
     clip_norm: float = 5.0  # g ← clip·g/‖g‖ when the global norm of the summed gradient exceeds it
     loss: LossKind = "token_mean"  # "sentence_sum": the paper (sum per sentence / batch)
     label_smoothing: float = 0.0

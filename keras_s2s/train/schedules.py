@@ -41,12 +41,62 @@ class StepDecayByEpoch(keras.optimizers.schedules.LearningRateSchedule):
                 "start_epoch": self.start_epoch, "every": self.every, "factor": self.factor}
 
 
+@keras.saving.register_keras_serializable(package="keras_s2s")
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """`inner(step) · min(1, (step + 1) / warmup_steps)`: the rate of step 0 is
+    `inner / warmup_steps`, the full rate is reached at step `warmup_steps - 1`, and from there
+    on the inner schedule is unchanged (its own step count is not shifted).
+
+    Adam's first steps on an LSTM with a large rate can throw a run into a region it takes
+    epochs to leave; the warm-up keeps those steps small.
+
+    Args:
+        inner: the schedule after warm-up; a float is a constant rate, which the `plateau`
+            schedule lowers between epochs through `set_rate`.
+        warmup_steps: steps of the linear ramp (> 0).
+    """
+
+    def __init__(self, inner, warmup_steps: int):
+        if warmup_steps <= 0:
+            raise ValueError(f"warmup_steps must be positive; received: {warmup_steps}.")
+        if isinstance(inner, dict):  # from get_config
+            inner = keras.saving.deserialize_keras_object(inner)
+        self.warmup_steps = warmup_steps
+        self.inner = inner
+        self.rate = None if callable(inner) else keras.Variable(
+            float(inner), trainable=False, name="base_learning_rate")
+
+    def __call__(self, step):
+        ramp = ops.minimum(1.0, (ops.cast(step, "float32") + 1.0) / float(self.warmup_steps))
+        return ramp * (self.inner(step) if self.rate is None else self.rate)
+
+    def get_config(self):
+        inner = (keras.saving.serialize_keras_object(self.inner) if self.rate is None
+                 else float(self.rate.numpy()))
+        return {"inner": inner, "warmup_steps": self.warmup_steps}
+
+
 def learning_rate(cfg: TrainConfig, steps_per_epoch: int | None):
     """A float for a constant rate (also the start of `plateau`, which the trainer lowers
-    between epochs), or the schedule the config names."""
+    between epochs), or the schedule the config names; under `LinearWarmup` when
+    `cfg.warmup_steps` > 0."""
     if cfg.schedule in ("constant", "plateau"):
-        return cfg.learning_rate
-    if not steps_per_epoch:
+        rate = cfg.learning_rate
+    elif not steps_per_epoch:
         raise ValueError("The 'paper' schedule needs the number of batches per epoch.")
-    return StepDecayByEpoch(cfg.learning_rate, steps_per_epoch, cfg.decay_start_epoch,
-                            cfg.decay_every)
+    else:
+        rate = StepDecayByEpoch(cfg.learning_rate, steps_per_epoch, cfg.decay_start_epoch,
+                                cfg.decay_every)
+    return LinearWarmup(rate, cfg.warmup_steps) if cfg.warmup_steps > 0 else rate
+
+
+def set_rate(optimizer: keras.optimizers.Optimizer, value: float) -> None:
+    """Sets the base rate of a constant-rate optimizer (the `plateau` schedule between
+    epochs), warm-up or not."""
+    schedule = optimizer._learning_rate
+    if isinstance(schedule, LinearWarmup):
+        if schedule.rate is None:
+            raise ValueError("set_rate needs a constant rate under the warm-up, not a schedule.")
+        schedule.rate.assign(value)
+    else:
+        optimizer.learning_rate.assign(value)

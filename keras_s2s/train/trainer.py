@@ -31,7 +31,7 @@ from keras_s2s.train.epoch_weights import (
 )
 from keras_s2s.train.losses import Perplexity, SequenceLoss, TokenAccuracy
 from keras_s2s.train.optimizers import make_optimizer
-from keras_s2s.train.schedules import learning_rate
+from keras_s2s.train.schedules import learning_rate, set_rate
 from keras_s2s.train.selection import (
     Metric,
     ScoreFn,
@@ -108,7 +108,7 @@ def _before_epoch(model: keras.Model, model_dir: Path, cfg: TrainConfig,
     `plateau` schedule, the learning rate of the coming epoch."""
     logged = validation_history(model_dir)
     if cfg.schedule == "plateau":
-        model.optimizer.learning_rate.assign(plateau_rate(logged, metric, cfg))
+        set_rate(model.optimizer, plateau_rate(logged, metric, cfg))
     return stop_reason(logged, metric, cfg.early_stopping_patience)
 
 
