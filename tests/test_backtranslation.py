@@ -52,8 +52,12 @@ def test_back_translation_end_to_end(corpus, tmp_path, capsys):
     assert (reverse.data.src_tokenizer, reverse.data.tgt_tokenizer) == ("space", "char")
     assert reverse.data.train_src == str(data / "parallel.tgt")
     assert reverse.data.valid_src == str(corpus["valid_tgt"])
-    results = json.loads((tmp_path / "backtranslation.json").read_text("utf-8"))
+    results = json.loads((tmp_path / "backtranslation.json").read_text("utf-8"),
+                         parse_constant=pytest.fail)  # strict JSON: no NaN
     assert [r["synthetic pairs"] for r in results["rows"]] == [0, 300]
+    # no validation BLEU was logged: null in JSON, a dash in the table
+    assert [r["best val BLEU"] for r in results["rows"]] == [None, None]
+    assert "| — |" in (tmp_path / "backtranslation.md").read_text("utf-8")
     assert all(0 <= r["test BLEU"] <= 100 for r in results["rows"])
     assert results["test_sentences"] == 30
     forward = runs.load_config(tmp_path / "models" / "forward_1")

@@ -93,8 +93,11 @@ def plot_attention(source: Sequence[str], target: Sequence[str], weights: np.nda
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
-    """A GitHub Markdown table of `rows` (dicts) with the given columns, in order."""
+    """A GitHub Markdown table of `rows` (dicts) with the given columns, in order; a None
+    (a figure not measured) is "—"."""
     def cell(value) -> str:
+        if value is None:
+            return "—"
         return f"{value:.2f}" if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

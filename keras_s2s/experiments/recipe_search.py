@@ -76,13 +76,13 @@ def ladder_configs(cfg: Config, budget: Mapping[str, Any],
 
 def step_figures(run: Path) -> dict:
     """The last epoch's validation BLEU and perplexity, the best BLEU, and the wall time (the
-    sum of the logged `epoch_seconds`) of one trained step."""
+    sum of the logged `epoch_seconds`) of one trained step; a figure the run did not log
+    (no `train.validate_bleu`) is None, written as null in JSON and "—" in the table."""
     history = validation_history(run)
     last = history[max(history)]
-    return {"val BLEU": last.get("val_bleu", float("nan")),
-            "best val BLEU": max(h.get("val_bleu", float("nan")) for h in history.values()),
-            "val perplexity": last.get("val_perplexity", float("nan")),
-            "epochs": len(history),
+    bleus = [h["val_bleu"] for h in history.values() if "val_bleu" in h]
+    return {"val BLEU": last.get("val_bleu"), "best val BLEU": max(bleus, default=None),
+            "val perplexity": last.get("val_perplexity"), "epochs": len(history),
             "minutes": sum(h.get("epoch_seconds", 0.0) for h in history.values()) / 60}
 
 
@@ -98,7 +98,8 @@ def study_recipe(exp: Experiment, steps: str | Path | None = None, **_) -> dict:
     for i, (step, cfg) in enumerate(zip(ladder, configs)):
         run = exp.trained(f"step_{i}", cfg, f"step {i + 1}/{len(ladder)}: {step.name}")
         figures = step_figures(run)
-        delta = figures["val BLEU"] - rows[-1]["val BLEU"] if rows else 0.0
+        before = rows[-1]["val BLEU"] if rows else figures["val BLEU"]
+        delta = None if None in (before, figures["val BLEU"]) else figures["val BLEU"] - before
         rows.append({"step": i, "setting": step.name, "Δ BLEU": delta, **figures})
     return exp.save("recipe", {"steps_file": str(steps), "budget": budget,
                                "changes": [dict(s.changes) for s in ladder]}, rows, COLUMNS,
