@@ -179,5 +179,4 @@ class ModelRegistry:
         """Stops the watcher and waits for it: a daemon thread still inside TensorFlow's C++
         when the interpreter exits aborts the process ("FATAL: exception not rethrown")."""
         self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join()
+        self._thread.join()

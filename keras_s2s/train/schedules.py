@@ -62,17 +62,17 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
         if isinstance(inner, dict):  # from get_config
             inner = keras.saving.deserialize_keras_object(inner)
         self.warmup_steps = warmup_steps
-        self.inner = inner
-        self.rate = None if callable(inner) else keras.Variable(
+        # a constant rate lives in a variable, so `set_rate` can lower it
+        self.inner = inner if callable(inner) else keras.Variable(
             float(inner), trainable=False, name="base_learning_rate")
 
     def __call__(self, step):
         ramp = ops.minimum(1.0, (ops.cast(step, "float32") + 1.0) / float(self.warmup_steps))
-        return ramp * (self.inner(step) if self.rate is None else self.rate)
+        return ramp * (self.inner(step) if callable(self.inner) else self.inner)
 
     def get_config(self):
-        inner = (keras.saving.serialize_keras_object(self.inner) if self.rate is None
-                 else float(self.rate.numpy()))
+        inner = (keras.saving.serialize_keras_object(self.inner) if callable(self.inner)
+                 else float(self.inner.numpy()))
         return {"inner": inner, "warmup_steps": self.warmup_steps}
 
 
@@ -93,10 +93,10 @@ def learning_rate(cfg: TrainConfig, steps_per_epoch: int | None):
 def set_rate(optimizer: keras.optimizers.Optimizer, value: float) -> None:
     """Sets the base rate of a constant-rate optimizer (the `plateau` schedule between
     epochs), warm-up or not."""
-    schedule = optimizer._learning_rate
+    schedule = optimizer._learning_rate  # the object given to the optimizer (Keras keeps no
+    # public handle on it); a float rate is a variable there too
     if isinstance(schedule, LinearWarmup):
-        if schedule.rate is None:
-            raise ValueError("set_rate needs a constant rate under the warm-up, not a schedule.")
-        schedule.rate.assign(value)
-    else:
-        optimizer.learning_rate.assign(value)
+        schedule = schedule.inner
+    if callable(schedule):
+        raise ValueError("set_rate needs a constant rate (warm-up or not), not a schedule.")
+    schedule.assign(value)
