@@ -9,9 +9,13 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from keras_s2s import runs
-from keras_s2s.train.callbacks import CHECKPOINT_DIR, STATE_FILE
+from keras_s2s.config import resolve
+from keras_s2s.model.seq2seq import build_seq2seq
+from keras_s2s.train import trainer
+from keras_s2s.train.callbacks import CHECKPOINT_DIR, STATE_FILE, Position
 
 
 def train_command(model_dir, *extra):
@@ -69,6 +73,32 @@ def test_kill9_mid_epoch_then_rerun_equals_uninterrupted(tmp_path):
     _, b, _, _ = runs.load_model(tmp_path / "straight")
     for wa, wb in zip(a.weights, b.weights):
         np.testing.assert_allclose(wa.numpy(), wb.numpy(), atol=1e-6, err_msg=wa.path)
+
+
+def compiled_tiny(*overrides):
+    cfg = resolve("tiny", overrides=list(overrides))
+    model = build_seq2seq(cfg.model, 10, 12)
+    trainer.compile_model(model, cfg.train, steps_per_epoch=10)
+    return model
+
+
+def test_a_checkpoint_the_optimizer_does_not_fit_is_refused_not_skipped(tmp_path):
+    """Keras only warns and leaves the optimizer at step 0 when a checkpoint's optimizer
+    variables differ in number (written by another version or setup); a resumed run must
+    not restart its schedule and warm-up silently."""
+    adam = compiled_tiny("train.optimizer=adam", "train.warmup_steps=100")
+    adam.optimizer.build(adam.trainable_variables)
+    adam.optimizer.iterations.assign(7)
+    (tmp_path / CHECKPOINT_DIR).mkdir()
+    adam.save_weights(str(tmp_path / CHECKPOINT_DIR / "epoch000-step0000007.weights.h5"))
+    (tmp_path / CHECKPOINT_DIR / STATE_FILE).write_text(json.dumps(
+        {"epoch": 0, "step": 7, "weights": "epoch000-step0000007.weights.h5"}))
+
+    same = compiled_tiny("train.optimizer=adam", "train.warmup_steps=100")
+    assert trainer.restore(same, tmp_path) == Position(0, 7)
+    assert int(same.optimizer.iterations.numpy()) == 7
+    with pytest.raises(ValueError, match="does not fit this run's model and optimizer"):
+        trainer.restore(compiled_tiny("train.optimizer=sgd"), tmp_path)
 
 
 def free_ports(n):

@@ -76,12 +76,28 @@ def restore(model: keras.Model, model_dir: Path) -> Position:
         return Position(0, 0)
     with model.distribute_strategy.scope():  # optimizer slots are created under the strategy
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(str(found.weights))
+        _load_all(model, found.weights)
         variables = seed_variables(model)
         if found.seeds is not None and len(found.seeds) == len(variables):
             for variable, value in zip(variables, found.seeds):
                 variable.assign(value)
     return found.position
+
+
+def _load_all(model: keras.Model, weights: Path) -> None:
+    """Loads a checkpoint into every variable, or raises. Keras only warns, and leaves the
+    optimizer fresh (step 0, no moments), when a file's variables do not match in number, so
+    a run would restart its schedule and warm-up silently."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.load_weights(str(weights))
+    skipped = [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)]
+    if skipped:
+        raise ValueError(
+            f"The checkpoint {weights} does not fit this run's model and optimizer: "
+            f"{skipped[0].strip()} It was written by another version of keras_s2s or "
+            "another setup. Train into a new --model-dir, or delete "
+            f"{weights.parent} to restart this run from its first step.")
 
 
 Callbacks = tuple[StepCheckpoint, keras.callbacks.ModelCheckpoint, list]
