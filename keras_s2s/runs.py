@@ -10,18 +10,20 @@ from typing import Sequence
 import keras
 
 from keras_s2s import config as config_lib
-from keras_s2s.config import Config, DecodeConfig
+from keras_s2s.config import Config, DecodeConfig, Precision
 from keras_s2s.constants import CONFIG_FILE, DATA_REPORT_FILE, WEIGHTS_FILE
 from keras_s2s.data.corpus import Corpus
 from keras_s2s.data.pipeline import dataset_from_corpus
 from keras_s2s.data.tokenizer import Tokenizer
 from keras_s2s.data.vocab import SIDES, build_side, load_tokenizer
 from keras_s2s.decode.ensemble import ensemble
+from keras_s2s.decode.step import unbound
 from keras_s2s.decode.translator import Translator
 from keras_s2s.export.tflite import TFLiteDecoder
 from keras_s2s.model.inference import make_cell_encode, make_encode, make_step
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train.callbacks import CHECKPOINT_DIR
+from keras_s2s.train.distribute import precision_scope
 
 
 def has_started(model_dir: str | Path) -> bool:
@@ -129,14 +131,20 @@ def save_run_copy(model_dir: str | Path, out: str | Path, model: keras.Model) ->
     model.save_weights(str(out / WEIGHTS_FILE))
 
 
-def load_model(model_dir: str | Path) -> tuple[Config, keras.Model, Tokenizer, Tokenizer]:
+def load_model(model_dir: str | Path, precision: Precision = "fp32"
+               ) -> tuple[Config, keras.Model, Tokenizer, Tokenizer]:
     """Rebuilds a trained run's model with its final weights.
+
+    Args:
+        model_dir: the run.
+        precision: the model's arithmetic (its layers' dtype policy; the weights stay fp32).
 
     Returns:
         `(config, model, src_tokenizer, tgt_tokenizer)`.
     """
     model_dir = Path(model_dir)
-    cfg, model, src_tok, tgt_tok = _build(model_dir)
+    with precision_scope(precision):
+        cfg, model, src_tok, tgt_tok = _build(model_dir)
     weights = model_dir / WEIGHTS_FILE
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} is missing: the run in {model_dir} has not "
@@ -173,10 +181,11 @@ def load_translator(model_dirs: str | Path | Sequence[str | Path],
         model_dirs: one run directory, or several (their log-probabilities are averaged).
         decode: search settings; the first run's `decode` section by default.
     """
-    first, models, src_tok, tgt_tok = _load_members(model_dirs)
+    decode = decode or load_config(_run_dirs(model_dirs)[0]).decode
+    first, models, src_tok, tgt_tok = _load_members(model_dirs, decode.precision)
     encode, step = ensemble([(make_encode(model), make_step(model)) for model in models])
-    return Translator(src_tok, tgt_tok, encode, step, first.data.reverse_source,
-                      decode or first.decode, trackables=tuple(models))
+    return Translator(src_tok, tgt_tok, encode, step, first.data.reverse_source, decode,
+                      trackables=tuple(models))
 
 
 def _run_dirs(model_dirs: str | Path | Sequence[str | Path]) -> list[str | Path]:
@@ -184,13 +193,13 @@ def _run_dirs(model_dirs: str | Path | Sequence[str | Path]) -> list[str | Path]
     return [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
 
 
-def _load_members(model_dirs: str | Path | Sequence[str | Path]
+def _load_members(model_dirs: str | Path | Sequence[str | Path], precision: Precision = "fp32"
                   ) -> tuple[Config, list[keras.Model], Tokenizer, Tokenizer]:
     """One run or an ensemble's runs (checked compatible): the first run's config, the
-    models, and the tokenizers they share."""
+    models (computing in `precision`), and the tokenizers they share."""
     dirs = _run_dirs(model_dirs)
     _check_compatible(dirs)
-    loaded = [load_model(model_dir) for model_dir in dirs]
+    loaded = [load_model(model_dir, precision) for model_dir in dirs]
     first, _, src_tok, tgt_tok = loaded[0]
     return first, [model for _, model, _, _ in loaded], src_tok, tgt_tok
 
@@ -211,8 +220,11 @@ def load_tflite_decoder(model_dirs: str | Path | Sequence[str | Path], max_src_l
         raise ValueError(f"max_src_len, batch and beam_size must be >= 1; received: "
                          f"{max_src_len}, {batch}, {beam_size}.")
     cfg, models, _, _ = _load_members(model_dirs)
-    encode, step = ensemble([(make_cell_encode(m), make_step(m)) for m in models])
+    encode, step = ensemble([(make_cell_encode(m), unbound(make_step(m))) for m in models])
     decode = decode or cfg.decode
+    if decode.precision not in ("fp32", "auto"):
+        raise ValueError(f"The TFLite export computes in fp32 (int8 weights with --quantize); "
+                         f"received precision {decode.precision!r}. Pass --precision fp32.")
     if decode.coverage_penalty:
         raise ValueError("The TFLite beam search has no coverage penalty: export with "
                          "--coverage-penalty 0 (or set decode.coverage_penalty: 0).")

@@ -10,11 +10,12 @@ import tensorflow as tf
 from keras_s2s import runs
 from keras_s2s.config import resolve
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-from keras_s2s.decode.beam_search import beam_search
+from keras_s2s.decode.beam_search import _top_k_rows, beam_search
 from keras_s2s.decode.ensemble import ensemble
 from keras_s2s.decode.greedy import greedy_search
 from keras_s2s.decode.rescore import rescore
 from keras_s2s.decode.scoring import score_targets
+from keras_s2s.decode.step import NEG_INF
 from keras_s2s.model.inference import make_encode, make_step
 from keras_s2s.model.seq2seq import build_seq2seq
 
@@ -152,3 +153,20 @@ def test_rescore_averages_evenly():
     assert ranked == [[("b", -2.0), ("a", -3.0)]]
     with pytest.raises(ValueError, match="aligned"):
         rescore([[("a", 0.0)]], [])
+
+
+@pytest.mark.parametrize("vocab", [8004, 600, 100])
+def test_blocked_top_k_equals_top_k_ties_included(vocab):
+    """The search's top-k over the vocabulary ranks only the blocks that can hold the best
+    k; values, indices and the order of ties must be exactly `tf.math.top_k`'s."""
+    rng = np.random.default_rng(vocab)
+    x = np.round(rng.normal(size=(37, vocab)) * 8) / 8  # many ties
+    x[3] = NEG_INF  # a row of equal values
+    x = tf.constant(x, tf.float32)
+    ranked = tf.function(_top_k_rows)
+    for k in (1, 2, 10, 24, 130, 200):
+        if k <= vocab:
+            values, indices = ranked(x, tf.constant(k))
+            expected = tf.math.top_k(x, k)
+            np.testing.assert_array_equal(values.numpy(), expected.values.numpy())
+            np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())

@@ -187,6 +187,8 @@ def test_cli_commands_work_alike_on_the_three_backends(tiny_run, exported, tmp_p
      "--max-len-b: score reads the given targets"),
     (["translate", "--saved-model", "x", "--token-scores"], "add --n-best N"),
     (["translate", "--model-dir", "x", "--n-best", "4", "--beam-size", "2"], "--n-best 4"),
+    (["translate", "--saved-model", "x", "--precision", "bf16"],
+     "export it again with `keras-s2s export --precision bf16`"),
 ])
 def test_cli_refuses_backend_flags_that_cannot_work(args, message, capsys):
     assert cli.main(args) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable
 
 import tensorflow as tf
@@ -16,7 +17,9 @@ from keras_s2s.constants import (
     INPUT_TEXT,
     SIG_TRANSLATE_NBEST,
 )
+from keras_s2s.decode.step import bind
 from keras_s2s.driver import Driver, SampleOptions, SavedModelBackend, TranslatorBackend
+from keras_s2s.train.precision import choose_precision
 
 
 def sentences_per_s(translate: Callable[[list[str]], list[str]], texts: list[str],
@@ -56,7 +59,7 @@ def step_floor_ms(translator, texts: list[str], beam_size: int, repeats: int = 3
     states = translator.encoder_states(tf.constant(texts))
     states = tf.nest.map_structure(lambda s: tf.repeat(s, beam_size, axis=0), states)  # [b*k..]
     tokens = tf.fill([beam_size * len(texts)], BOS_ID)
-    step = tf.function(translator.step)
+    step = tf.function(bind(translator.step))
     step(tokens, states)[0].numpy()  # trace
     start = time.perf_counter()
     for _ in range(repeats):
@@ -66,23 +69,26 @@ def step_floor_ms(translator, texts: list[str], beam_size: int, repeats: int = 3
 
 
 def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_size: int,
-                 limit: int, export_dir: str) -> dict:
+                 limit: int, export_dir: str, precision: str = "fp32") -> dict:
     """Greedy and beam decoding speed: in-graph, from the exported SavedModel, and eager,
-    each through a `Driver` (length-sorted batches of `batch_size`).
+    each through a `Driver` (length-sorted batches of `batch_size`), with the search
+    computing in `precision` (`decode.precision`).
 
     Returns:
         `greedy_sent_per_s`, `beam_sent_per_s`, `eager_beam_sent_per_s`,
         `saved_model_greedy_sent_per_s`, `saved_model_beam_sent_per_s`, `sample_sent_per_s`
         (one sample per sentence, temperature 1), `mean_hyp_tokens`, the SavedModel's
         hypothesis tokens/s (`saved_model_{greedy,beam}_hyp_tokens_per_s`, `</s>` included),
-        target tokens/s, the ratios the targets are stated in, and `step_floor_ms`.
+        target tokens/s, the ratios the targets are stated in, `step_floor_ms`, and the
+        precision used (`auto` resolved).
     """
     from keras_s2s.data.corpus import iter_lines
     from keras_s2s.export.saved_model import export_saved_model
 
     texts = [line for _, line in zip(range(limit), iter_lines(src_path))]
     warmup = texts[:batch_size]
-    translator = runs.load_translator(model_dirs)
+    decode = replace(runs.load_config(model_dirs[0]).decode, precision=precision)
+    translator = runs.load_translator(model_dirs, decode)
     drivers = {"in_graph": Driver(TranslatorBackend(translator), batch_size),
                "eager": Driver(EagerSearch(translator), batch_size),
                "saved_model": Driver(SavedModelBackend(
@@ -110,6 +116,7 @@ def bench_decode(model_dirs: list[str], src_path: str, beam_size: int, batch_siz
     mean_beam, mean_greedy = tokens(beam_out), tokens(greedy_out)
     return {
         "sentences": len(texts), "beam_size": beam_size, "batch_size": batch_size,
+        "precision": choose_precision(precision).precision,
         "greedy_sent_per_s": round(greedy, 2), "beam_sent_per_s": round(in_graph, 2),
         "eager_beam_sent_per_s": round(eager, 3),
         "saved_model_greedy_sent_per_s": round(saved_greedy, 2),

@@ -19,6 +19,7 @@ def decode_from_args(args: argparse.Namespace):
     from keras_s2s.config import validate
 
     changes = {"beam_size": args.beam_size, "replace_unk": getattr(args, "replace_unk", None),
+               "precision": args.precision,
                **{name: getattr(args, name) for name in SEARCH_FLAGS}}
     cfg = runs.load_config(args.model_dir[0])
     decode = dataclasses.replace(cfg.decode, **{k: v for k, v in changes.items()
@@ -57,6 +58,10 @@ def check_backend_flags(args: argparse.Namespace) -> None:
         raise ValueError("Pass exactly one of --model-dir DIR (a run), --saved-model DIR (an "
                          "export) or --server HOST:PORT (TF Serving); received: "
                          f"{', '.join(given) or 'none'}.")
+    if args.precision and not args.model_dir:
+        raise ValueError(f"--precision {args.precision}: an export computes in the precision "
+                         "it was exported with; export it again with `keras-s2s export "
+                         f"--precision {args.precision}`, or drop the flag.")
     replace_unk = getattr(args, "replace_unk", None)
     if replace_unk and args.server:
         raise ValueError("--replace-unk cannot be switched on per request: a served model "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable, get_args
 
-from keras_s2s.config import PRESETS, OnBadLine
+from keras_s2s.config import PRESETS, OnBadLine, Precision
 from keras_s2s.driver import OnLongInput
 
 # Flags that set a config key: `args.<dest>` → dotted key (applied after `--set`).
@@ -95,6 +95,9 @@ def search_flags(parser: argparse.ArgumentParser, required: bool = False) -> Non
     parser.add_argument("--max-len-b", type=int, help="see --max-len-a (default 10)")
     parser.add_argument("--coverage-penalty", type=float, help="GNMT beta, attention models: "
                         "favour translations that attend to every source word (0 = off)")
+    parser.add_argument("--precision", choices=get_args(Precision),
+                        help="the search's arithmetic (default: the run's decode.precision, "
+                             "fp32); auto = bf16 where the CPU computes it natively")
 
 
 def replace_unk_flag(parser: argparse.ArgumentParser) -> None:

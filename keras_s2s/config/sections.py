@@ -124,6 +124,9 @@ class DecodeConfig:
     coverage_penalty: float = 0.0  # GNMT beta (attention models): favour covering the source
     max_src_len: int = positive(200)  # longer inputs are cut to this many tokens (translating)
     replace_unk: bool = False  # attention: each output <unk> becomes the source word it attends
+    # the search's arithmetic: bf16 matmuls are faster where the CPU has native bf16 (auto
+    # picks them there); fp32 is exact and what the TFLite export computes in
+    precision: Precision = "fp32"
 
 
 @dataclasses.dataclass(frozen=True)

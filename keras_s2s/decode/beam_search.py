@@ -15,6 +15,7 @@ from keras_s2s.decode.step import (
     StepFn,
     attended,
     ban_special,
+    bind,
     step_weights,
 )
 
@@ -72,6 +73,26 @@ def _top(scores: tf.Tensor, k: tf.Tensor, *others):
         lambda o: tf.gather(o, indices, batch_dims=1), other) for other in others)
 
 
+def _top_k_rows(x: tf.Tensor, k: tf.Tensor, block: int = 64) -> tuple[tf.Tensor, tf.Tensor]:
+    """`tf.math.top_k(x, k)` of `x [rows, V]`: the same values, indices and tie order (the
+    lowest index first), faster for a small k over a large V. The best k entries lie in
+    the k blocks of `block` columns with the best maxima, so only those are ranked."""
+    vocab = x.shape[-1]
+    if vocab is None or vocab < 8 * block:
+        return tuple(tf.math.top_k(x, k))
+    count = -(-vocab // block)  # blocks; the last one padded with -inf
+
+    def blocked():
+        padded = tf.pad(x, [[0, 0], [0, count * block - vocab]], constant_values=float("-inf"))
+        blocks = tf.reshape(padded, [-1, count, block])  # [rows, count, block]
+        _, chosen = tf.math.top_k(tf.reduce_max(blocks, axis=2), k)  # [rows, k] blocks
+        chosen = tf.sort(chosen, axis=1)  # in column order, so ties keep the lowest index
+        candidates = tf.reshape(tf.gather(blocks, chosen, batch_dims=1), [-1, k * block])
+        values, at = tf.math.top_k(candidates, k)  # [rows, k]
+        return values, tf.gather(chosen, at // block, batch_dims=1) * block + at % block
+    return tf.cond(k <= count, blocked, lambda: tuple(tf.math.top_k(x, k)))
+
+
 def _empty_tracks(batch, beam, limit) -> Tracks:
     return {"log_prob": tf.zeros([batch, beam, limit]),
             "align": tf.zeros([batch, beam, limit], tf.int32)}
@@ -105,6 +126,7 @@ def beam_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_lengths:
     Returns:
         The `n_best` `Hypotheses` of each sentence, best first by penalised score.
     """
+    step = bind(step)  # the step's weights laid out once, before the loop
     beam = tf.convert_to_tensor(beam_size, tf.int32)
     n_best = tf.minimum(tf.convert_to_tensor(n_best, tf.int32), beam)
     alpha = tf.convert_to_tensor(alpha, tf.float32)
@@ -207,7 +229,7 @@ def _advance(s: BeamState, step: StepFn, beam, limit, penalties: tuple,
     # [b, k * V] sum is never formed (ties still go to the lowest beam, then token).
     vocab = log_probs.shape[-1] or tf.shape(log_probs)[-1]
     per_beam = tf.minimum(2 * beam, vocab)  # r
-    beam_lp, beam_tok = tf.math.top_k(ban_special(log_probs), k=per_beam)  # [b * k, r]
+    beam_lp, beam_tok = _top_k_rows(ban_special(log_probs), per_beam)  # [b * k, r]
     total = tf.reshape(s.alive_log_probs, [-1, 1]) + beam_lp  # [b * k, r]
     cand_lp, cand_idx = tf.math.top_k(tf.reshape(total, [batch, beam * per_beam]), k=2 * beam)
     cand_beam = cand_idx // per_beam  # [b, 2k]

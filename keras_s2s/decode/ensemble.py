@@ -6,7 +6,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from keras_s2s.decode.step import EncodeFn, StepFn
+from keras_s2s.decode.step import EncodeFn, StepFn, bind
 
 
 def ensemble(members: Sequence[tuple[EncodeFn, StepFn]]) -> tuple[EncodeFn, StepFn]:
@@ -21,9 +21,21 @@ def ensemble(members: Sequence[tuple[EncodeFn, StepFn]]) -> tuple[EncodeFn, Step
 
     def encode(src_ids):
         return tuple(member_encode(src_ids) for member_encode, _ in members)
+    return encode, EnsembleStep([member_step for _, member_step in members])
 
-    def step(tokens, states):
-        outputs = [member_step(tokens, s) for (_, member_step), s in zip(members, states)]
-        log_probs = tf.add_n([lp for lp, _ in outputs]) / float(len(members))  # [b, V]
+
+class EnsembleStep:
+    """`(tokens [b], states) → (log_probs [b, V], states)`: the members' log-probabilities
+    averaged, their states side by side in a tuple; `bind()` binds every member (see
+    `keras_s2s.decode.step.bind`)."""
+
+    def __init__(self, steps: Sequence[StepFn]):
+        self.steps = list(steps)
+
+    def bind(self) -> StepFn:
+        return EnsembleStep([bind(step) for step in self.steps])
+
+    def __call__(self, tokens: tf.Tensor, states):
+        outputs = [step(tokens, s) for step, s in zip(self.steps, states)]
+        log_probs = tf.add_n([lp for lp, _ in outputs]) / float(len(self.steps))  # [b, V]
         return log_probs, tuple(s for _, s in outputs)
-    return encode, step

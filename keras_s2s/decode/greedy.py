@@ -14,6 +14,7 @@ from keras_s2s.decode.step import (
     StepFn,
     attended,
     ban_special,
+    bind,
 )
 
 
@@ -44,6 +45,7 @@ def greedy_search(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, max_length
         score is its log-probability.
     """
     batch = tf.shape(src_ids)[0]
+    step = bind(step)  # the step's weights laid out once, before the loop
     states = encode(src_ids)
     limit = tf.reduce_max(max_lengths) if buffer_len is None else buffer_len
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID
-from keras_s2s.decode.step import EncodeFn, StepFn, step_weights
+from keras_s2s.decode.step import EncodeFn, StepFn, bind, step_weights
 
 
 def force_decode(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, tgt_ids: tf.Tensor,
@@ -25,6 +25,7 @@ def force_decode(encode: EncodeFn, step: StepFn, src_ids: tf.Tensor, tgt_ids: tf
     """
     batch, length = tf.shape(tgt_ids)[0], tf.shape(tgt_ids)[1]
     inputs = tf.concat([tf.fill([batch, 1], BOS_ID), tgt_ids[:, :-1]], axis=1)  # teacher forcing
+    step = bind(step)  # the step's weights laid out once, before the loop
     states = encode(src_ids)
     with_weights = with_weights and step_weights(states) is not None
 

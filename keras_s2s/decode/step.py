@@ -36,6 +36,19 @@ class Hypotheses(NamedTuple):
     alignments: tf.Tensor | None
 
 
+def bind(step: StepFn) -> StepFn:
+    """`step` ready for a search loop: a step with a `bind()` method (a model's, an
+    ensemble's) reads, lays out and casts its loop-invariant weights there. Call it before
+    the loop, so each step does not redo that; a plain function is returned as it is."""
+    return step.bind() if hasattr(step, "bind") else step
+
+
+def unbound(step: StepFn) -> StepFn:
+    """`step` with nothing read before the loop. The TFLite export uses it: the converter
+    would fold a laid-out copy into a second constant (a tied embedding stored twice)."""
+    return lambda tokens, states: step(tokens, states)
+
+
 def ban_special(log_probs: tf.Tensor) -> tf.Tensor:
     """`<pad>` and `<s>` are never generated: their log-probs `[..., V]` become -1e9."""
     vocab = tf.shape(log_probs)[-1]

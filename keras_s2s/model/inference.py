@@ -57,37 +57,54 @@ def make_encode(model: keras.Model) -> Callable[[tf.Tensor], States | dict]:
     return encode
 
 
-def make_step(model: keras.Model) -> Callable[[tf.Tensor, States], tuple[tf.Tensor, States]]:
-    """Returns `step(tokens [batch], states) → (log_probs [batch, V] float32, states)`.
+class ModelStep:
+    """A model's search step: `step(tokens [batch], states) → (log_probs [batch, V] float32,
+    states)`.
 
     Runs each `decoder_lstm_{i}` layer's cell once, so a search loop pays for one step only;
     with attention, the top output attends over `states["memory"]` first (and with input
-    feeding the input is the embedding joined with `states["feed"]`).
+    feeding the input is the embedding joined with `states["feed"]`). `bind()` returns the
+    same step with the output projection's weights laid out and cast once: a search calls it
+    before its loop, so no step transposes or casts the largest matrix.
     """
-    embedding = model.get_layer("decoder_embedding")
-    lstms, attention, feeding = decoder_parts(model)
-    cells = [lstm.cell for lstm in lstms]
-    projection = output_projection(model)
 
-    def step(tokens: tf.Tensor, states):
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self.embedding = model.get_layer("decoder_embedding")
+        lstms, self.attention, self.feeding = decoder_parts(model)
+        self.cells = [lstm.cell for lstm in lstms]
+
+    def bind(self) -> Callable[[tf.Tensor, States], tuple[tf.Tensor, States]]:
+        return functools.partial(self._run, output_projection(self.model))
+
+    def __call__(self, tokens: tf.Tensor, states):
+        return self.bind()(tokens, states)
+
+    def _run(self, projection, tokens: tf.Tensor, states):
+        attention, feeding = self.attention, self.feeding
         layers = states["layers"] if attention is not None else states
-        y = embedding(tokens)  # [batch, E]
+        y = self.embedding(tokens)  # [batch, E]
         if feeding:  # [batch, E + H]
             y = tf.concat([y, tf.cast(states["feed"], y.dtype)], axis=-1)
         new_states: list[tf.Tensor] = []
-        for i, cell in enumerate(cells):
+        for i, cell in enumerate(self.cells):
             y, (h, c) = cell(y, [layers[2 * i], layers[2 * i + 1]], training=False)
             new_states += [h, c]
         if attention is None:
             return tf.nn.log_softmax(tf.cast(projection(y), tf.float32), -1), tuple(new_states)
         # [batch, H] -> [batch, 1, H] -> attentional [batch, H], weights [batch, S]
         y, weights = attention(tf.expand_dims(y, 1), states["memory"], states["mask"])
-        new = {**states, "layers": tuple(new_states), "weights": weights[:, 0]}
+        new = {**states, "layers": tuple(new_states),
+               "weights": tf.cast(weights[:, 0], tf.float32)}
         if feeding:
             new["feed"] = y[:, 0]
         logits = tf.cast(projection(y[:, 0]), tf.float32)  # [batch, V]
         return tf.nn.log_softmax(logits, axis=-1), new
-    return step
+
+
+def make_step(model: keras.Model) -> ModelStep:
+    """The model's search step (see `ModelStep`)."""
+    return ModelStep(model)
 
 
 def make_cell_encode(model: keras.Model) -> Callable[[tf.Tensor], States]:

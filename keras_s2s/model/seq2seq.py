@@ -194,12 +194,15 @@ def parameter_counts(model: keras.Model) -> dict[str, int]:
 
 
 def output_projection(model: keras.Model):
-    """`[…, H]` decoder outputs → `[…, V]` logits: the `output_projection` layer, or the
-    tied decoder embedding's projection."""
-    if "output_projection" in {layer.name for layer in model.layers}:
-        return model.get_layer("output_projection")
-    tied = model.get_layer("decoder_embedding")
-    return lambda outputs: tied(outputs, project=True)
+    """`[…, H]` decoder outputs → `[…, V]` logits (compute dtype) of the `output_projection`
+    layer or the tied decoder embedding, with the weights read and cast here, once: call it
+    before a decoding loop and use the result inside."""
+    if "output_projection" not in {layer.name for layer in model.layers}:
+        return model.get_layer("decoder_embedding").projector()
+    layer = model.get_layer("output_projection")
+    dtype = layer.compute_dtype
+    kernel, bias = tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype)  # [H, V], [V]
+    return lambda outputs: tf.matmul(tf.cast(outputs, dtype), kernel) + bias
 
 
 def decoder_parts(model: keras.Model) -> tuple[list, LuongAttention | None, bool]:

@@ -42,8 +42,22 @@ class TiedEmbedding(keras.layers.Layer):
     def call(self, inputs, project: bool = False):
         if not project:
             return ops.take(self.embeddings, ops.cast(inputs, "int32"), axis=0)
-        x = inputs if self.kernel is None else ops.matmul(inputs, self.kernel)
-        return ops.matmul(x, ops.transpose(self.embeddings)) + self.bias
+        return self.projector()(inputs)
+
+    def projector(self):
+        """`[…, H] → […, V]` logits (in the compute dtype) with `Eᵀ` laid out `[E, V]` and
+        every weight cast to the compute dtype here: call it once before a decoding loop
+        and the loop's steps neither transpose nor cast the largest matrix."""
+        dtype = self.compute_dtype
+        kernel = None if self.kernel is None else ops.cast(self.kernel, dtype)  # [H, E]
+        matrix = ops.transpose(ops.cast(self.embeddings, dtype))  # [E, V]
+        bias = ops.cast(self.bias, dtype)  # [V]
+
+        def project(inputs):
+            x = ops.cast(inputs, dtype)
+            x = x if kernel is None else ops.matmul(x, kernel)
+            return ops.matmul(x, matrix) + bias
+        return project
 
     def compute_output_spec(self, inputs, project: bool = False):
         shape = ((*inputs.shape[:-1], self.vocab_size) if project
