@@ -15,6 +15,7 @@ decoders alone. Prints a Markdown table and writes the figures as JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 from compare import table  # benchmarks/peers/compare.py, beside this script
@@ -29,11 +31,12 @@ from compare import table  # benchmarks/peers/compare.py, beside this script
 from keras_s2s import runs
 from keras_s2s.bench.decode import sentences_per_s
 from keras_s2s.bench.host import host_info
+from keras_s2s.config import Precision
 from keras_s2s.constants import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from keras_s2s.data.corpus import iter_lines
 from keras_s2s.driver import Driver, SavedModelBackend
 from keras_s2s.export.saved_model import export_saved_model
-from keras_s2s.train.precision import isa_cap_environment
+from keras_s2s.train.precision import choose_precision, isa_cap_environment
 
 HERE = Path(__file__).resolve().parent
 OPENNMT_SPECIALS = ["<blank>", "<s>", "</s>"]  # its ids 0, 1, 2; out-of-vocabulary is last
@@ -124,13 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="the first N sentences (0: all)")
     parser.add_argument("--isa-cap", help="hold both systems' kernels to this ISA (AVX2)")
+    parser.add_argument("--precision", default="fp32", choices=get_args(Precision),
+                        help="our search's arithmetic (decode.precision); the peer's is fp32")
     parser.add_argument("--out", help="write the figures here (JSON)")
     args = parser.parse_args(argv)
     if args.isa_cap:  # read by oneDNN at its first kernel, and inherited by the peer
         os.environ.update(isa_cap_environment(args.isa_cap))
     texts = list(iter_lines(args.src))[:args.limit or None]
-    translator = runs.load_translator([args.model_dir])
     cfg, vocabs = runs.load_config(args.model_dir), vocabularies(args.model_dir)
+    translator = runs.load_translator([args.model_dir],
+                                      dataclasses.replace(cfg.decode, precision=args.precision))
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         sources = scratch / "sources.txt"
@@ -157,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(
             {"runs": results, "same_hypotheses": same, "sentences": len(texts),
-             "beam_size": args.beam_size, "batch_size": args.batch_size, "host": host_info()},
+             "beam_size": args.beam_size, "batch_size": args.batch_size,
+             "precision": choose_precision(args.precision).precision, "host": host_info()},
             indent=2), encoding="utf-8")
     return 0
 

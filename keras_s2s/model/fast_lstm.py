@@ -16,9 +16,21 @@ class _Cell:
         self.layer = layer
 
     def __call__(self, inputs, states, training=False):
+        return self.bind()(inputs, states, training)
+
+    def bind(self):
+        """The step with the weights cast to the compute dtype here, once: a decoding loop
+        calls the result, so no step casts them (outside a layer call Keras does not cast
+        variables, and a float32 weight would turn a bf16 matmul into a float32 one)."""
         layer = self.layer
-        z = ops.matmul(inputs, layer.kernel) + layer.bias  # [b, 4H]
-        return layer.recur(z, states[0], states[1])
+        dtype = layer.compute_dtype
+        kernel, bias = ops.cast(layer.kernel, dtype), ops.cast(layer.bias, dtype)
+        recurrent = ops.cast(layer.recurrent_kernel, dtype)  # [H, 4H]
+
+        def step(inputs, states, training=False):
+            z = ops.matmul(ops.cast(inputs, dtype), kernel) + bias  # [b, 4H]
+            return layer.recur(z, states[0], states[1], recurrent)
+        return step
 
 
 @keras.saving.register_keras_serializable(package="keras_s2s")
@@ -72,13 +84,16 @@ class FastLSTM(keras.layers.Layer):
             shape=(4 * h,), name="bias",
             initializer=forget_bias_one if self.unit_forget_bias else self.bias_initializer)
 
-    def recur(self, z, h, c):
+    def recur(self, z, h, c, recurrent_kernel=None):
         """Adds `h @ U` to the input projection `z [b, 4H]` and applies the gates.
 
         The matmul runs in the compute dtype (bf16 under mixed precision); the gates and
         the cell state `c` stay float32, since `c` accumulates over the whole sentence.
+        `recurrent_kernel`: `U` already cast (by `cell.bind()`); the layer's own by default.
         """
-        recurrent = ops.matmul(ops.cast(h, self.compute_dtype), self.recurrent_kernel)
+        if recurrent_kernel is None:
+            recurrent_kernel = self.recurrent_kernel
+        recurrent = ops.matmul(ops.cast(h, self.compute_dtype), recurrent_kernel)
         z = ops.cast(z, "float32") + ops.cast(recurrent, "float32")
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         c = ops.sigmoid(z_f) * ops.cast(c, "float32") + ops.sigmoid(z_i) * ops.tanh(z_c)

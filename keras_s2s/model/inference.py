@@ -64,8 +64,8 @@ class ModelStep:
     Runs each `decoder_lstm_{i}` layer's cell once, so a search loop pays for one step only;
     with attention, the top output attends over `states["memory"]` first (and with input
     feeding the input is the embedding joined with `states["feed"]`). `bind()` returns the
-    same step with the output projection's weights laid out and cast once: a search calls it
-    before its loop, so no step transposes or casts the largest matrix.
+    same step with the cells' and the output projection's weights laid out and cast once: a
+    search calls it before its loop, so no step transposes or casts them.
     """
 
     def __init__(self, model: keras.Model):
@@ -75,19 +75,20 @@ class ModelStep:
         self.cells = [lstm.cell for lstm in lstms]
 
     def bind(self) -> Callable[[tf.Tensor, States], tuple[tf.Tensor, States]]:
-        return functools.partial(self._run, output_projection(self.model))
+        cells = [cell.bind() if hasattr(cell, "bind") else cell for cell in self.cells]
+        return functools.partial(self._run, output_projection(self.model), cells)
 
     def __call__(self, tokens: tf.Tensor, states):
         return self.bind()(tokens, states)
 
-    def _run(self, projection, tokens: tf.Tensor, states):
+    def _run(self, projection, cells, tokens: tf.Tensor, states):
         attention, feeding = self.attention, self.feeding
         layers = states["layers"] if attention is not None else states
         y = self.embedding(tokens)  # [batch, E]
         if feeding:  # [batch, E + H]
             y = tf.concat([y, tf.cast(states["feed"], y.dtype)], axis=-1)
         new_states: list[tf.Tensor] = []
-        for i, cell in enumerate(self.cells):
+        for i, cell in enumerate(cells):
             y, (h, c) = cell(y, [layers[2 * i], layers[2 * i + 1]], training=False)
             new_states += [h, c]
         if attention is None:
