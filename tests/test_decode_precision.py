@@ -7,6 +7,7 @@ import tensorflow as tf
 from conftest import run_cli
 
 from keras_s2s import runs
+from keras_s2s.decode.step import bind
 
 TEXTS = ["12", "3 400", "7", "45 678", "100", "1 000 001", "999,999", "20"]
 
@@ -33,3 +34,16 @@ def test_the_tflite_export_refuses_a_bf16_search(tiny_run, tmp_path, capsys):
                                     "--precision", "bf16", "--out", str(tmp_path / "m.tflite")])
     assert code == 2 and "computes in fp32" in err and "Traceback" not in err
     assert not (tmp_path / "m.tflite").exists()
+
+
+def test_every_matmul_of_a_bound_bf16_step_is_bf16(tiny_run):
+    """Outside a layer call Keras does not autocast: a float32 weight would silently turn a
+    decoder matmul back into a float32 one."""
+    decode = dataclasses.replace(runs.load_config(tiny_run).decode, precision="bf16")
+    translator = runs.load_translator(tiny_run, decode)
+    states = translator.encoder_states(tf.constant(TEXTS))
+    tokens = tf.fill([len(TEXTS)], 2)
+    graph = tf.function(bind(translator.step)).get_concrete_function(tokens, states).graph
+    matmuls = [op for op in graph.get_operations() if "MatMul" in op.type]
+    assert len(matmuls) >= 3  # the cells' input and recurrent matmuls, the projection
+    assert {op.get_attr("T") for op in matmuls} == {tf.bfloat16}
