@@ -204,6 +204,14 @@ def _load_members(model_dirs: str | Path | Sequence[str | Path], precision: Prec
     return first, [model for _, model, _, _ in loaded], src_tok, tgt_tok
 
 
+def check_tflite_precision(precision: str | None) -> None:
+    """A TFLite file computes in fp32 (int8 weights when quantized): `auto` means that
+    there, and any other precision is refused."""
+    if precision not in (None, "fp32", "auto"):
+        raise ValueError(f"The TFLite file computes in fp32 (int8 weights with --quantize); "
+                         f"received precision {precision!r}. Pass --precision fp32.")
+
+
 def load_tflite_decoder(model_dirs: str | Path | Sequence[str | Path], max_src_len: int = 50,
                         beam_size: int | None = None, batch: int = 1,
                         decode: DecodeConfig | None = None) -> TFLiteDecoder:
@@ -222,9 +230,7 @@ def load_tflite_decoder(model_dirs: str | Path | Sequence[str | Path], max_src_l
     cfg, models, _, _ = _load_members(model_dirs)
     encode, step = ensemble([(make_cell_encode(m), unbound(make_step(m))) for m in models])
     decode = decode or cfg.decode
-    if decode.precision not in ("fp32", "auto"):
-        raise ValueError(f"The TFLite export computes in fp32 (int8 weights with --quantize); "
-                         f"received precision {decode.precision!r}. Pass --precision fp32.")
+    check_tflite_precision(decode.precision)
     if decode.coverage_penalty:
         raise ValueError("The TFLite beam search has no coverage penalty: export with "
                          "--coverage-penalty 0 (or set decode.coverage_penalty: 0).")

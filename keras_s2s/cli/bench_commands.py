@@ -60,12 +60,11 @@ def cmd_bench_decode(args: argparse.Namespace) -> dict:
 
 
 def cmd_bench_tflite(args: argparse.Namespace) -> dict:
+    from keras_s2s import runs
     from keras_s2s.bench.tflite import bench_tflite
 
     refuse_search_flags(args, "the benchmark decodes with the run's own search settings")
-    if args.precision not in (None, "fp32"):
-        raise ValueError(f"--precision {args.precision}: the TFLite file computes in fp32 "
-                         "(int8 weights); drop the flag.")
+    runs.check_tflite_precision(args.precision)
     with tempfile.TemporaryDirectory() as scratch:
         return bench_tflite(args.model_dir[0], args.src, args.ref, args.beam_size or 5,
                             args.max_src_len, args.limit, scratch)
