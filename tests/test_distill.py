@@ -75,6 +75,10 @@ def test_distill_end_to_end_and_a_rerun_translates_nothing_again(teacher, corpus
     again = (out / "distill" / "train.distilled").read_text(encoding="utf-8").splitlines()
     assert again == distilled
 
+    # The teacher's arithmetic is part of the job: bf16 translations never join fp32 shards.
+    code, _, err = run_cli(capsys, args + ["--set", "distill.precision=bf16"])
+    assert code == 2 and "precision differ" in err and "delete the folder" in err
+
 
 def test_a_changed_source_is_not_mixed_with_old_shards(tmp_path):
     def upper(chunk):

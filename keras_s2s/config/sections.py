@@ -137,6 +137,7 @@ class DistillConfig:
     beam_size: int = positive(5)  # the teacher's beam when translating the training sources
     shard_lines: int = positive(2000)  # source lines per shard (a rerun skips finished shards)
     mix_original: bool = False  # train on the distilled and the original targets together
+    precision: Precision = "fp32"  # the teacher's search arithmetic (auto: bf16 where native)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,7 @@ from keras_s2s.distill.shards import join_shards, translate_in_shards
 from keras_s2s.driver import Driver, TranslatorBackend
 from keras_s2s.evaluation.evaluate import evaluate
 from keras_s2s.evaluation.metrics import bleu
+from keras_s2s.train.precision import choose_precision
 
 DISTILL_DIR = "distill"  # inside the student's run directory
 CORPUS_KEYS = ("train_src", "train_tgt", "valid_src", "valid_tgt", "test_src", "test_tgt")
@@ -48,20 +49,23 @@ def _distilled_corpus(cfg: Config, teachers: Sequence[str], out: Path,
     whose training pairs are the distilled ones (mixed with the originals if asked), with a
     report of the corpus and the teacher's validation BLEU."""
     folder = out / DISTILL_DIR
+    precision = choose_precision(cfg.distill.precision).precision  # auto → what this host does
     decode = dataclasses.replace(runs.load_config(teachers[0]).decode,
-                                 beam_size=cfg.distill.beam_size)
+                                 beam_size=cfg.distill.beam_size, precision=precision)
     driver = Driver(TranslatorBackend(runs.load_translator(list(teachers), decode)))
     sources = list(iter_lines(cfg.data.train_src))
     start = time.time()
     identity = {"teachers": [str(Path(t).resolve()) for t in teachers],
-                "beam_size": cfg.distill.beam_size, "source": str(cfg.data.train_src)}
+                "beam_size": cfg.distill.beam_size, "source": str(cfg.data.train_src),
+                "precision": precision}
     shards = translate_in_shards(lambda chunk: driver.translate(chunk, decode.beam_size)[0],
                                  sources, folder / "shards", cfg.distill.shard_lines, identity,
                                  log)
     distilled = folder / "train.distilled"
     lines = join_shards(shards, distilled)
     report = {"source": cfg.data.train_src, "lines": lines, "shards": len(shards),
-              "teacher_beam": cfg.distill.beam_size, "teachers": list(map(str, teachers)),
+              "teacher_beam": cfg.distill.beam_size, "teacher_precision": precision,
+              "teachers": list(map(str, teachers)),
               "seconds_this_run": round(time.time() - start, 1)}
     report.update(_teacher_bleu(driver, cfg, folder / "report.json"))
     src, tgt = cfg.data.train_src, str(distilled)
