@@ -10,7 +10,7 @@ from conftest import run_cli, train_tiny
 
 from keras_s2s import runs, training
 from keras_s2s.config import ConfigError, resolve
-from keras_s2s.distill.distill import student_config
+from keras_s2s.distill.distill import _original_where_unk, student_config
 from keras_s2s.distill.shards import SHARD, join_shards, translate_in_shards
 from keras_s2s.export.saved_model import export_saved_model, load_saved_model
 from keras_s2s.export.tflite import export_tflite
@@ -54,6 +54,9 @@ def test_distill_end_to_end_and_a_rerun_translates_nothing_again(teacher, corpus
     results = json.loads(stdout.strip().splitlines()[-1])
     assert results["corpus"]["lines"] == 1500 and results["corpus"]["shards"] == 3
     assert 0 <= results["corpus"]["teacher_valid_bleu"] <= 100
+    # A teacher without attention cannot copy source words for <unk>: its lines stay as is.
+    assert results["corpus"]["teacher_replace_unk"] is False
+    assert results["corpus"]["kept_original_for_unk"] == 0
     assert [row["model"] for row in results["test"]] == ["teacher", "student"]
     assert results["test"][1]["parameters"] < results["test"][0]["parameters"]
     # The student's targets are the teacher's beam-2 translations of the sources.
@@ -124,3 +127,14 @@ def test_a_phone_student_exports_to_tflite_with_its_saved_model_output(
         else:  # int8 weights: it runs and says something for every sentence
             assert len(got) == len(texts)
     assert (folder / "dynamic.tflite").stat().st_size < (folder / "none.tflite").stat().st_size
+
+
+def test_a_translation_left_with_unk_keeps_its_original_target(tmp_path):
+    distilled = tmp_path / "train.distilled"
+    distilled.write_text("Un chien <unk>.\nDeux chats.\n<unk> court\n", encoding="utf-8")
+    originals = ["Un chien  blanc.", "Deux chats noirs.", "Un homme court"]
+    assert _original_where_unk(distilled, originals) == 2
+    assert distilled.read_text(encoding="utf-8") == ("Un chien blanc.\nDeux chats.\n"
+                                                     "Un homme court\n")
+    with pytest.raises(ValueError, match="2 original targets"):
+        _original_where_unk(distilled, originals[:2])

@@ -3,6 +3,7 @@ files and `--set key=value` overrides into one checked `Config` (`resolve`)."""
 
 from keras_s2s.config.presets import PRESETS
 from keras_s2s.config.resolve import (
+    can_replace_unk,
     choices_of,
     deep_update,
     from_dict,
@@ -36,5 +37,5 @@ from keras_s2s.config.sections import (
 __all__ = ["PRESETS", "AttentionKind", "Config", "ConfigError", "DataConfig", "DecodeConfig",
            "DistillConfig", "KeepBest", "LSTMKind", "LossKind", "ModelConfig", "OnBadLine",
            "Optimizer", "Precision", "Schedule", "Strategy", "TokenizerKind", "TrainConfig",
-           "choices_of", "deep_update", "from_dict", "load_yaml", "parse_override", "positive",
-           "resolve", "save", "validate"]
+           "can_replace_unk", "choices_of", "deep_update", "from_dict", "load_yaml",
+           "parse_override", "positive", "resolve", "save", "validate"]

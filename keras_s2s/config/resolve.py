@@ -102,6 +102,14 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
+def can_replace_unk(cfg: Config) -> bool:
+    """Whether the run's search can put the attended source word in place of `<unk>`: it
+    needs attention and vocabulary (word, space, char) tokenizers on both sides."""
+    data = cfg.data
+    return cfg.model.attention != "none" and "sentencepiece" not in (data.src_tokenizer,
+                                                                     data.tgt_tokenizer)
+
+
 def _check_together(cfg: Config) -> None:
     """Keys that only make sense together: the first broken rule is the error."""
     model, train, data = cfg.model, cfg.train, cfg.data
@@ -116,8 +124,7 @@ def _check_together(cfg: Config) -> None:
          f"counts steps (0 = no warm-up); received: {train.warmup_steps}"),
         (train.average_last > max(train.keep_epoch_weights, 0), "train.average_last", "averages "
          f"kept epoch weights: needs train.keep_epoch_weights >= {train.average_last}"),
-        (cfg.decode.replace_unk and (model.attention == "none" or "sentencepiece" in (
-            data.src_tokenizer, data.tgt_tokenizer)), "decode.replace_unk",
+        (cfg.decode.replace_unk and not can_replace_unk(cfg), "decode.replace_unk",
          "copies the attended source word in place of <unk> and needs model.attention and "
          f"word, space or char tokenizers; received: attention {model.attention}, "
          f"tokenizers {data.src_tokenizer}/{data.tgt_tokenizer}"),

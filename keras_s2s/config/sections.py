@@ -138,6 +138,9 @@ class DistillConfig:
     shard_lines: int = positive(2000)  # source lines per shard (a rerun skips finished shards)
     mix_original: bool = False  # train on the distilled and the original targets together
     precision: Precision = "fp32"  # the teacher's search arithmetic (auto: bf16 where native)
+    # each <unk> the teacher writes becomes the source word it attends to (attention teachers
+    # with word/space/char tokenizers); a line that still holds <unk> keeps its original target
+    replace_unk: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from keras_s2s import runs, training
-from keras_s2s.config import Config, ConfigError, resolve
-from keras_s2s.constants import WEIGHTS_FILE
+from keras_s2s.config import Config, ConfigError, can_replace_unk, resolve
+from keras_s2s.constants import UNK, WEIGHTS_FILE
 from keras_s2s.data.corpus import iter_lines, read_parallel
 from keras_s2s.distill.shards import join_shards, translate_in_shards
 from keras_s2s.driver import Driver, TranslatorBackend
@@ -50,21 +50,26 @@ def _distilled_corpus(cfg: Config, teachers: Sequence[str], out: Path,
     report of the corpus and the teacher's validation BLEU."""
     folder = out / DISTILL_DIR
     precision = choose_precision(cfg.distill.precision).precision  # auto → what this host does
-    decode = dataclasses.replace(runs.load_config(teachers[0]).decode,
+    replace = cfg.distill.replace_unk and all(can_replace_unk(runs.load_config(t))
+                                              for t in teachers)
+    decode = dataclasses.replace(runs.load_config(teachers[0]).decode, replace_unk=replace,
                                  beam_size=cfg.distill.beam_size, precision=precision)
     driver = Driver(TranslatorBackend(runs.load_translator(list(teachers), decode)))
     sources = list(iter_lines(cfg.data.train_src))
     start = time.time()
     identity = {"teachers": [str(Path(t).resolve()) for t in teachers],
                 "beam_size": cfg.distill.beam_size, "source": str(cfg.data.train_src),
-                "precision": precision}
+                "precision": precision, "replace_unk": replace}
     shards = translate_in_shards(lambda chunk: driver.translate(chunk, decode.beam_size)[0],
                                  sources, folder / "shards", cfg.distill.shard_lines, identity,
                                  log)
     distilled = folder / "train.distilled"
     lines = join_shards(shards, distilled)
+    originals = list(iter_lines(cfg.data.train_tgt))
     report = {"source": cfg.data.train_src, "lines": lines, "shards": len(shards),
               "teacher_beam": cfg.distill.beam_size, "teacher_precision": precision,
+              "teacher_replace_unk": replace,
+              "kept_original_for_unk": _original_where_unk(distilled, originals),
               "teachers": list(map(str, teachers)),
               "seconds_this_run": round(time.time() - start, 1)}
     report.update(_teacher_bleu(driver, cfg, folder / "report.json"))
@@ -72,12 +77,26 @@ def _distilled_corpus(cfg: Config, teachers: Sequence[str], out: Path,
     if cfg.distill.mix_original:  # both targets of every source, in two halves
         src, tgt = str(folder / "mixed.src"), str(folder / "mixed.tgt")
         Path(src).write_text("".join(f"{s}\n" for s in sources * 2), encoding="utf-8")
-        originals = list(iter_lines(cfg.data.train_tgt))
         Path(tgt).write_text(distilled.read_text(encoding="utf-8")
                              + "".join(f"{t}\n" for t in originals), encoding="utf-8")
     (folder / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return resolve(overrides=[cfg.to_dict(), {"data": {"train_src": src, "train_tgt": tgt}}]
                    ), report
+
+
+def _original_where_unk(distilled: Path, originals: list[str]) -> int:
+    """Puts the original target in place of each teacher translation that holds `<unk>` (a
+    student's word or char tokenizer would split the literal into `<`, `unk`, `>`), and
+    returns how many lines it replaced."""
+    lines = distilled.read_text(encoding="utf-8").splitlines()
+    if len(originals) != len(lines):
+        raise ValueError(f"{len(lines)} translations for {len(originals)} original targets: "
+                         "data.train_src and data.train_tgt must be line-aligned.")
+    kept = [i for i, line in enumerate(lines) if UNK in line]  # also "<unk>."
+    for i in kept:
+        lines[i] = " ".join(originals[i].split())
+    distilled.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return len(kept)
 
 
 def _teacher_bleu(driver: Driver, cfg: Config, earlier: Path) -> dict:
