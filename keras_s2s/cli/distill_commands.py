@@ -15,7 +15,7 @@ def cmd_distill(args: argparse.Namespace) -> dict:
     prints the teacher/student table on the test set."""
     if not (args.config or args.preset):
         raise ValueError("Name the student: --student-config FILE or --preset NAME (e.g. "
-                         "phone-s, phone-xs).")
+                         "phone-s, phone-xs, phone-xxs).")
     cfg = resolve_config(args)  # first: a config error needs no TensorFlow start-up
     from keras_s2s.distill.distill import distill
 

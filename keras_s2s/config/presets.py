@@ -27,8 +27,8 @@ PRESETS: dict[str, dict[str, Any]] = {  # partial dicts applied on top of the de
         "train": {"batch_size": 64, "learning_rate": 0.001},
     },
     # Students for phones (`keras-s2s distill`): small embeddings and one or two layers of
-    # 256 or 128 units with attention, tied target embeddings; about 4.1M and 1.8M
-    # parameters with 8k vocabularies.
+    # 256, 128 or 64 units with attention, tied target embeddings; about 4.1M, 1.8M and
+    # 1.1M parameters with 8k vocabularies.
     "phone-s": {
         "model": {"embedding_dim": 128, "hidden_dim": 256, "num_layers": 2,
                   "attention": "general", "tie_embeddings": True, "dropout": 0.2},
@@ -40,6 +40,12 @@ PRESETS: dict[str, dict[str, Any]] = {  # partial dicts applied on top of the de
                   "attention": "general", "tie_embeddings": True, "dropout": 0.1},
         "data": {"src_vocab_size": 8000, "tgt_vocab_size": 8000, "reverse_source": False},
         "train": {"batch_size": 64, "learning_rate": 0.003},
+    },
+    "phone-xxs": {  # as measured in the README ("A model for your phone"), with warm-up
+        "model": {"embedding_dim": 64, "hidden_dim": 64, "num_layers": 1,
+                  "attention": "general", "tie_embeddings": True, "dropout": 0.1},
+        "data": {"src_vocab_size": 8000, "tgt_vocab_size": 8000, "reverse_source": False},
+        "train": {"batch_size": 64, "learning_rate": 0.003, "warmup_steps": 500},
     },
     # Sutskever et al. (2014): 4 x 1000 LSTMs, 1000-d embeddings, 160k/80k vocabularies.
     "paper": {
