@@ -50,9 +50,9 @@ def _distilled_corpus(cfg: Config, teachers: Sequence[str], out: Path,
     report of the corpus and the teacher's validation BLEU."""
     folder = out / DISTILL_DIR
     precision = choose_precision(cfg.distill.precision).precision  # auto → what this host does
-    replace = cfg.distill.replace_unk and all(can_replace_unk(runs.load_config(t))
-                                              for t in teachers)
-    decode = dataclasses.replace(runs.load_config(teachers[0]).decode, replace_unk=replace,
+    teacher_cfgs = [runs.load_config(teacher) for teacher in teachers]
+    replace = cfg.distill.replace_unk and all(map(can_replace_unk, teacher_cfgs))
+    decode = dataclasses.replace(teacher_cfgs[0].decode, replace_unk=replace,
                                  beam_size=cfg.distill.beam_size, precision=precision)
     driver = Driver(TranslatorBackend(runs.load_translator(list(teachers), decode)))
     sources = list(iter_lines(cfg.data.train_src))
