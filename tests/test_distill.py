@@ -2,6 +2,7 @@
 translations become the student's targets, a rerun translates no finished shard again, and
 the student exports to TFLite with the same output as its SavedModel."""
 
+import dataclasses
 import json
 
 import pytest
@@ -10,7 +11,8 @@ from conftest import run_cli, train_tiny
 
 from keras_s2s import runs, training
 from keras_s2s.config import ConfigError, resolve
-from keras_s2s.distill.distill import _original_where_unk, student_config
+from keras_s2s.distill.distill import _distilled_corpus, _original_where_unk, student_config
+from keras_s2s.evaluation.metrics import closest_to
 from keras_s2s.distill.shards import SHARD, join_shards, translate_in_shards
 from keras_s2s.export.saved_model import export_saved_model, load_saved_model
 from keras_s2s.export.tflite import export_tflite
@@ -84,12 +86,12 @@ def test_distill_end_to_end_and_a_rerun_translates_nothing_again(teacher, corpus
 
 
 def test_a_changed_source_is_not_mixed_with_old_shards(tmp_path):
-    def upper(chunk):
-        return [line.upper() for line in chunk]
+    def upper(first, chunk):
+        return [f"{line.upper()}{first + i}" for i, line in enumerate(chunk)]
     shards = translate_in_shards(upper, ["a", "b", "c"], tmp_path, 2, {"teacher": "t"}, print)
     assert [s.name for s in shards] == [SHARD.format(0), SHARD.format(1)]
     assert join_shards(shards, tmp_path / "all.txt") == 3
-    assert (tmp_path / "all.txt").read_text(encoding="utf-8") == "A\nB\nC\n"
+    assert (tmp_path / "all.txt").read_text(encoding="utf-8") == "A0\nB1\nC2\n"
     with pytest.raises(ValueError, match="source_sha256 differ"):
         translate_in_shards(upper, ["a", "b", "d"], tmp_path, 2, {"teacher": "t"}, print)
 
@@ -138,3 +140,37 @@ def test_a_translation_left_with_unk_keeps_its_original_target(tmp_path):
                                                      "Un homme court\n")
     with pytest.raises(ValueError, match="2 original targets"):
         _original_where_unk(distilled, originals[:2])
+
+
+def test_select_closest_takes_the_nbest_hypothesis_nearest_the_original(teacher, corpus,
+                                                                        tmp_path):
+    cfg = student_config(resolve("tiny", overrides=[
+        "distill.beam_size=3", "distill.select=closest", "distill.shard_lines=200",
+        f"data.train_src={corpus['valid_src']}", f"data.train_tgt={corpus['valid_tgt']}"]),
+        runs.load_config(teacher))
+    _, report = _distilled_corpus(cfg, [str(teacher)], tmp_path, print)
+    assert report["select"] == "closest" and report["lines"] == 60
+    sources = open(corpus["valid_src"], encoding="utf-8").read().splitlines()
+    originals = open(corpus["valid_tgt"], encoding="utf-8").read().splitlines()
+    translator = runs.load_translator(teacher)  # held: its tf.functions keep a weak `self`
+    nbest = translator.translate_nbest(tf.constant(sources), tf.constant(3),
+                                       tf.constant(3))["translations"].numpy()
+    lists = [[b.decode() for b in row] for row in nbest]
+    distilled = (tmp_path / "distill" / "train.distilled").read_text("utf-8").splitlines()
+    assert distilled == closest_to(lists, originals)
+    assert any(line != hyps[0] for line, hyps in zip(distilled, lists))  # not just the 1-best
+    with pytest.raises(ValueError, match="select differ"):  # never mixed with 1-best shards
+        _distilled_corpus(dataclasses.replace(
+            cfg, distill=dataclasses.replace(cfg.distill, select="best")),
+            [str(teacher)], tmp_path, print)
+
+
+def test_closest_to_picks_the_best_sentence_bleu_and_keeps_order_on_ties():
+    refs = ["a man rides a red bike .", "two dogs play ."]
+    lists = [["a man rides a bike .", "a man rides a red bike .", "a man ."],
+             ["cats sleep .", "birds fly ."]]  # no overlap: the first stays
+    assert closest_to(lists, refs) == ["a man rides a red bike .", "cats sleep ."]
+    with pytest.raises(ValueError, match="at least one candidate"):
+        closest_to([[], ["x"]], refs)
+    with pytest.raises(ValueError, match="2 references"):
+        closest_to(lists[:1], refs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import resource
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -144,6 +145,7 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
     choice = choose_precision(cfg.train.precision)
     bf16_runs = _bf16_runs(choice.precision)
     train_corpus, _ = training.corpora(cfg)
+    Path(model_dir).mkdir(parents=True, exist_ok=True)
     runs.build_vocabularies(cfg, train_corpus, model_dir)
     src_tok, tgt_tok = runs.load_tokenizers(cfg, model_dir)
     batches = make_dataset(dataset_from_corpus(train_corpus), src_tok, tgt_tok, cfg.data,

@@ -41,5 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="shortcut for --set seed=N")
     p.add_argument("--src", help="the training sources to translate (default: the student "
                    "config's, else the teacher's data.train_src)")
-    p.add_argument("--tgt", help="their original targets (for distill.mix_original)")
+    p.add_argument("--tgt", help="their original targets (distill.select=closest, "
+                   "distill.mix_original and lines left with <unk> use them)")
     run_dir_flag(p)

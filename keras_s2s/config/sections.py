@@ -17,6 +17,9 @@ Schedule = Literal["constant", "paper", "plateau"]
 KeepBest = Literal["perplexity", "bleu"]
 Strategy = Literal["auto", "mirrored", "multi-worker", "one-device"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+# What a distilled line is: the teacher's 1-best (Seq-KD), or of its beam's n-best the one
+# closest to the original target by sentence BLEU (Seq-Inter; Kim & Rush 2016)
+DistillSelect = Literal["best", "closest"]
 
 
 def positive(default: int | float) -> Any:
@@ -141,6 +144,7 @@ class DistillConfig:
     # each <unk> the teacher writes becomes the source word it attends to (attention teachers
     # with word/space/char tokenizers); a line that still holds <unk> keeps its original target
     replace_unk: bool = True
+    select: DistillSelect = "best"  # best: the beam's 1-best; closest: nearest the reference
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from keras_s2s import runs, training
-from keras_s2s.config import Config, ConfigError, can_replace_unk, resolve
+from keras_s2s.config import Config, ConfigError, DistillConfig, can_replace_unk, resolve
 from keras_s2s.constants import UNK, WEIGHTS_FILE
 from keras_s2s.data.corpus import iter_lines, read_parallel
-from keras_s2s.distill.shards import join_shards, translate_in_shards
+from keras_s2s.distill.shards import Translate, join_shards, translate_in_shards
 from keras_s2s.driver import Driver, TranslatorBackend
 from keras_s2s.evaluation.evaluate import evaluate
-from keras_s2s.evaluation.metrics import bleu
+from keras_s2s.evaluation.metrics import bleu, closest_to
 from keras_s2s.train.precision import choose_precision
 
 DISTILL_DIR = "distill"  # inside the student's run directory
@@ -55,20 +55,22 @@ def _distilled_corpus(cfg: Config, teachers: Sequence[str], out: Path,
     decode = dataclasses.replace(teacher_cfgs[0].decode, replace_unk=replace,
                                  beam_size=cfg.distill.beam_size, precision=precision)
     driver = Driver(TranslatorBackend(runs.load_translator(list(teachers), decode)))
-    sources = list(iter_lines(cfg.data.train_src))
+    sources, originals = list(iter_lines(cfg.data.train_src)), list(iter_lines(cfg.data.train_tgt))
+    if len(sources) != len(originals):
+        raise ValueError(f"{cfg.data.train_src} has {len(sources):,} lines but "
+                         f"{cfg.data.train_tgt} has {len(originals):,}: a distilled corpus "
+                         "replaces each line's target, so the two must be line-aligned.")
     start = time.time()
     identity = {"teachers": [str(Path(t).resolve()) for t in teachers],
                 "beam_size": cfg.distill.beam_size, "source": str(cfg.data.train_src),
-                "precision": precision, "replace_unk": replace}
-    shards = translate_in_shards(lambda chunk: driver.translate(chunk, decode.beam_size)[0],
-                                 sources, folder / "shards", cfg.distill.shard_lines, identity,
-                                 log)
+                "precision": precision, "replace_unk": replace, "select": cfg.distill.select}
+    shards = translate_in_shards(_teacher_translate(driver, cfg.distill, originals), sources,
+                                 folder / "shards", cfg.distill.shard_lines, identity, log)
     distilled = folder / "train.distilled"
     lines = join_shards(shards, distilled)
-    originals = list(iter_lines(cfg.data.train_tgt))
     report = {"source": cfg.data.train_src, "lines": lines, "shards": len(shards),
               "teacher_beam": cfg.distill.beam_size, "teacher_precision": precision,
-              "teacher_replace_unk": replace,
+              "teacher_replace_unk": replace, "select": cfg.distill.select,
               "kept_original_for_unk": _original_where_unk(distilled, originals),
               "teachers": list(map(str, teachers)),
               "seconds_this_run": round(time.time() - start, 1)}
@@ -82,6 +84,21 @@ def _distilled_corpus(cfg: Config, teachers: Sequence[str], out: Path,
     (folder / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return resolve(overrides=[cfg.to_dict(), {"data": {"train_src": src, "train_tgt": tgt}}]
                    ), report
+
+
+def _teacher_translate(driver: Driver, settings: DistillConfig, originals: list[str]
+                       ) -> Translate:
+    """What a shard's lines become: the teacher's 1-best (`select: best`), or the hypothesis
+    of its beam's n-best closest to the line's original target (`select: closest`, Kim &
+    Rush's sequence-level interpolation)."""
+    beam = settings.beam_size
+    if settings.select == "best":
+        return lambda first, chunk: driver.translate(chunk, beam)[0]
+
+    def closest(first: int, chunk: list[str]) -> list[str]:
+        lists = [[hyp.text for hyp in hyps] for hyps in driver.nbest(chunk, beam, beam)]
+        return closest_to(lists, originals[first:first + len(chunk)])
+    return closest
 
 
 def _original_where_unk(distilled: Path, originals: list[str]) -> int:

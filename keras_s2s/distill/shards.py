@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 MANIFEST = "manifest.json"
 SHARD = "shard_{:05d}.txt"
 
-Translate = Callable[[list[str]], list[str]]
+Translate = Callable[[int, list[str]], list[str]]  # (index of the chunk's first line, chunk)
 
 
 def _fingerprint(lines: Sequence[str]) -> str:
@@ -53,7 +53,8 @@ def translate_in_shards(translate: Translate, lines: Sequence[str], directory: s
     """Translates `lines` in shards of `shard_lines`, each written once, atomically.
 
     Args:
-        translate: strings → their translations, in order (one per string).
+        translate: `(first, chunk)` → the chunk's translations, in order (one per line);
+            `first` is the index of the chunk's first line in `lines`.
         lines: the source side, one sentence each (empty lines translate to "").
         directory: where the shards and their manifest go.
         shard_lines: source lines per shard.
@@ -73,7 +74,7 @@ def translate_in_shards(translate: Translate, lines: Sequence[str], directory: s
         path = directory / SHARD.format(index)
         chunk = list(lines[index * shard_lines:(index + 1) * shard_lines])
         if not path.is_file():
-            outputs = translate(chunk)
+            outputs = translate(index * shard_lines, chunk)
             if len(outputs) != len(chunk):
                 raise RuntimeError(f"shard {index}: {len(outputs)} translations for "
                                    f"{len(chunk)} lines")

@@ -28,6 +28,23 @@ def bleu(hyps: Sequence[str], refs: Sequence[str]) -> float:
     return round(sacrebleu.metrics.BLEU().corpus_score(list(hyps), [list(refs)]).score, 2)
 
 
+def closest_to(candidates: Sequence[Sequence[str]], refs: Sequence[str]) -> list[str]:
+    """Per sentence, the candidate with the highest sentence BLEU (13a, exp smoothing,
+    effective order) against its reference: an n-best list's oracle. Among equals the first
+    wins, so a list keeps its model's order on ties.
+
+    Args:
+        candidates: per sentence, a non-empty list of hypotheses (e.g. an n-best list).
+        refs: one reference per sentence.
+    """
+    _check(candidates, refs)
+    if not all(candidates):
+        raise ValueError("Every sentence needs at least one candidate; received an empty list.")
+    metric = sacrebleu.metrics.BLEU(effective_order=True)
+    return [max(texts, key=lambda text: metric.sentence_score(text, [ref]).score)
+            for texts, ref in zip(candidates, refs)]
+
+
 def bleu_signature() -> str:
     """The sacrebleu signature of `bleu` and `corpus_scores`' BLEU."""
     metric = sacrebleu.metrics.BLEU()

@@ -7,12 +7,11 @@ import sys
 from typing import Sequence
 
 import numpy as np
-import sacrebleu
 
 from keras_s2s.constants import UNK_ID
 from keras_s2s.decode.rescore import rescore
 from keras_s2s.evaluation.evaluate import evaluate
-from keras_s2s.evaluation.metrics import bleu_signature
+from keras_s2s.evaluation.metrics import bleu_signature, closest_to
 from keras_s2s.experiments import SEARCHES, STUDIES
 from keras_s2s.experiments.experiment import Experiment
 from keras_s2s.experiments.figures import pca_2d, plot_length, plot_pca
@@ -81,8 +80,7 @@ def study_rescore(exp: Experiment, members: int = 5, n_best: int = 12, **_) -> d
     model_scores = exp.driver(others).score_nbest(exp.sources, lists)
     even = [ranked[0][0] for ranked in rescore(lists, model_scores, 0.5)]
     alone = [ranked[0][0] for ranked in rescore(lists, model_scores, 0.0)]
-    oracle = [max(c, key=lambda h: sacrebleu.sentence_bleu(h[0], [r]).score)[0]
-              for c, r in zip(lists, exp.refs)]
+    oracle = closest_to([[text for text, _ in c] for c in lists], exp.refs)
     rows = [{"method": f"baseline: reversed_0, beam {n_best}, 1-best", "BLEU":
              exp.bleu([c[0][0] for c in lists])},
             {"method": f"rescored: even average with {len(others)} other model(s)",
