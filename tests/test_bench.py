@@ -107,3 +107,7 @@ def test_a_profile_says_where_the_step_time_went(tmp_path, capsys):
     assert all(row["ms_per_step"] >= 0 for row in ops)
     assert [r["share"] for r in ops if r["op"] != "other"] == sorted(
         (r["share"] for r in ops if r["op"] != "other"), reverse=True)
+    phases = json.loads(out.strip().splitlines()[-1])["profile_phases"]
+    running = {part for row in phases for part in row["running"]}
+    assert {"time loop forward", "time loop backward", "projection and loss"} <= running
+    assert sum(row["share"] for row in phases) == pytest.approx(1.0, abs=1e-3)

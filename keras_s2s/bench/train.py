@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from keras_s2s import runs, training
 from keras_s2s.bench.host import host_info
-from keras_s2s.bench.profile import ProfileSteps, op_times
+from keras_s2s.bench.profile import ProfileSteps, op_times, phase_times
 from keras_s2s.config import Config, ModelConfig
 from keras_s2s.constants import SOURCE, TARGET_IN
 from keras_s2s.data.pipeline import dataset_from_corpus, make_dataset
@@ -135,7 +135,8 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
 
     `dump` names an `.npz` that receives the batches for a peer toolkit (`dump_batches`).
     `profile` names a directory for the TF profiler's trace of the timed steps; the figures
-    then hold `profile_ops` (time per op type, `bench.profile.op_times`) and were timed with
+    then hold `profile_ops` (time per op type, `bench.profile.op_times`) and `profile_phases`
+    (wall time by the parts of the step running at once, `phase_times`), and were timed with
     the profiler on.
 
     Returns:
@@ -187,5 +188,6 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
         "padding_fraction": round(1 - (src_tokens + tgt_tokens) / slots, 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "host": host_info(),
-        **({"profile_dir": profile, "profile_ops": op_times(profile, steps)} if profile else {}),
+        **({"profile_dir": profile, "profile_ops": op_times(profile, steps),
+            "profile_phases": phase_times(profile, steps)} if profile else {}),
     }

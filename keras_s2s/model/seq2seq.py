@@ -16,6 +16,8 @@ from keras_s2s.model.luong_attention import LuongAttention
 from keras_s2s.model.peephole_lstm_cell import PeepholeLSTMCell
 from keras_s2s.model.tied_embedding import TiedEmbedding
 
+MODEL_NAME = "seq2seq"  # the name scope of the training graph's layers
+
 
 class Seq2Seq(keras.Model):
     """The functional seq2seq model, with two fixes for Keras 3 under MultiWorkerMirroredStrategy.
@@ -174,7 +176,7 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     else:
         logits = keras.layers.Dense(tgt_vocab_size, name="output_projection", **dense_init)(y)
     logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
-    return Seq2Seq({SOURCE: source, TARGET_IN: target_in}, logits, name="seq2seq")
+    return Seq2Seq({SOURCE: source, TARGET_IN: target_in}, logits, name=MODEL_NAME)
 
 
 def parameter_counts(model: keras.Model) -> dict[str, int]:
