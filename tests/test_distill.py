@@ -12,8 +12,8 @@ from conftest import run_cli, train_tiny
 from keras_s2s import runs, training
 from keras_s2s.config import ConfigError, resolve
 from keras_s2s.distill.distill import _distilled_corpus, _original_where_unk, student_config
-from keras_s2s.evaluation.metrics import closest_to
 from keras_s2s.distill.shards import SHARD, join_shards, translate_in_shards
+from keras_s2s.evaluation.metrics import closest_to
 from keras_s2s.export.saved_model import export_saved_model, load_saved_model
 from keras_s2s.export.tflite import export_tflite
 from serving.tflite_translate import TFLiteTranslator

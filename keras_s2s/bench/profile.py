@@ -93,7 +93,8 @@ def op_times(logdir: str | Path, steps: int, top: int = 15) -> list[dict]:
 
 def _phase(name: str) -> str:
     """The part of a training step an op belongs to, from its name scope."""
-    if "/while" in name:  # the forward loops run inside the model's layers, the hand-written
+    if "/while" in name:  # FastLSTM's forward loops run in the model's layer scopes, its
+        # hand-written backward loops (custom gradients) outside them
         return "time loop forward" if f"/{MODEL_NAME}" in name else "time loop backward"
     if any(scope in name for scope in PROJECTION_SCOPES):
         return "projection and loss"
