@@ -113,8 +113,9 @@ def phase_times(logdir: str | Path, steps: int) -> list[dict]:
         `[{"running": [part, ...], "ms_per_step": float, "share": of the wall time}, ...]`,
         largest first; `running` is empty for the time no op ran.
     """
-    edges = sorted(edge for start, end, _, name in _op_events(logdir)
-                   for edge in ((start, 1, _phase(name)), (end, -1, _phase(name))))
+    tagged = [(start, end, _phase(name)) for start, end, _, name in _op_events(logdir)]
+    edges = sorted(edge for start, end, phase in tagged
+                   for edge in ((start, 1, phase), (end, -1, phase)))
     active: collections.Counter = collections.Counter()
     spans: collections.Counter = collections.Counter()
     for (time, delta, phase), (following, *_) in zip(edges, edges[1:] + edges[-1:]):
