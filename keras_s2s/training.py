@@ -183,8 +183,8 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
     Returns:
         The Keras history dict of this call.
     """
-    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
-    strategy = make_strategy(cfg.train.strategy)
+    # First: MultiWorkerMirroredStrategy and CPU replicas must exist before any op.
+    strategy = make_strategy(cfg.train.strategy, cfg.train.cpu_replicas)
     model_dir = Path(model_dir)
     check_config(cfg, model_dir)  # before any file is written: a started run is never changed
     if train_corpus is None:

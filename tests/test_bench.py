@@ -1,6 +1,8 @@
 """Benchmark building blocks: the FLOP count, the timing helper, the eager baseline."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
@@ -10,8 +12,9 @@ from keras_s2s.bench.decode import EagerSearch, sentences_per_s, step_floor_ms
 from keras_s2s.bench.host import cpu_model, host_info
 from keras_s2s.bench.profile import newest_xspace
 from keras_s2s.bench.train import flops_per_tgt_token, matmul_peak_gflops
-from keras_s2s.config import ModelConfig
+from keras_s2s.config import ConfigError, ModelConfig
 from keras_s2s.driver import Driver, TranslatorBackend
+from keras_s2s.train.distribute import use_cpu_replicas
 from keras_s2s.train.precision import choose_precision, cpu_flags, isa_cap_environment
 
 
@@ -111,3 +114,26 @@ def test_a_profile_says_where_the_step_time_went(tmp_path, capsys):
     running = {part for row in phases for part in row["running"]}
     assert {"time loop forward", "time loop backward", "projection and loss"} <= running
     assert sum(row["share"] for row in phases) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_bench_train_with_cpu_replicas_runs_one_single_threaded_replica_each(capsys):
+    # A fresh interpreter: the CPU is split before TensorFlow starts.
+    out = subprocess.run(
+        [sys.executable, "-m", "keras_s2s.cli", "bench", "train", "--preset", "tiny",
+         "--steps", "2", "--warmup", "1", "--set", "train.cpu_replicas=2", "--json"],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["replicas"] == 2 and figures["tgt_tokens_per_s"] > 0
+    assert figures["threads"] == {"intra_op": 1, "inter_op": 2}
+    assert figures["peak_fp32_gflops"] > 0 and 0 < figures["mfu"] < 1
+
+
+def test_cpu_replicas_are_refused_once_tensorflow_has_started_and_in_one_compare(capsys):
+    tf.constant(1.0)  # this process's devices exist, unsplit
+    with pytest.raises(ConfigError, match="before TensorFlow starts.*new process"):
+        use_cpu_replicas(3)
+    code, _, err = run_cli(capsys, ["bench", "train", "--preset", "tiny", "--steps", "1",
+                                    "--compare", "train.cpu_replicas=1",
+                                    "train.cpu_replicas=2"])
+    assert code == 2 and "received: [1, 2]" in err and "Traceback" not in err

@@ -37,10 +37,13 @@ def test_parse_override_types():
     ("model.num_layers=0", ["model.num_layers", "positive"]),
     ("model=3", ["model", "section"]),
     ("hidden_dim", ["key=value"]),
+    ("train.cpu_replicas=0", ["train.cpu_replicas", "positive"]),
+    ("train.cpu_replicas=2,train.strategy=one-device",
+     ["train.cpu_replicas", "auto or mirrored", "one-device"]),
 ])
 def test_bad_values_name_the_key(override, words):
     with pytest.raises(ConfigError) as info:
-        resolve(overrides=[override])
+        resolve(overrides=override.split(","))
     for word in words:
         assert word in str(info.value)
 

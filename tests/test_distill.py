@@ -101,6 +101,9 @@ def test_a_student_needs_training_files(teacher):
         student_config(resolve("tiny"), resolve("tiny"))
     merged = student_config(resolve("tiny"), runs.load_config(teacher))
     assert merged.data.train_src == runs.load_config(teacher).data.train_src
+    with pytest.raises(ConfigError, match="leave train.cpu_replicas at 1"):
+        student_config(resolve("tiny", overrides=["train.cpu_replicas=2"]),
+                       runs.load_config(teacher))
 
 
 def test_the_cli_asks_for_a_student(capsys, tmp_path):

@@ -10,7 +10,9 @@ treats all alike. Prints a Markdown table and writes the figures as JSON.
 `--isa-cap AVX2` runs every system with oneDNN, MKL and PyTorch's kernels held to AVX2: on
 an AVX-512 host, the kernels an AVX2-only host would run (not its clock or caches).
 
-Everything after `--` goes to `keras-s2s bench train`.
+`--variant train.cpu_replicas=2` also measures keras_s2s with that setting, first in each
+round (`make bench-peers` passes one replica per core). Everything after `--` goes to
+`keras-s2s bench train`.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ def run(command: list[str]) -> dict:
 def ours(bench_args: list[str], dump: Path) -> dict:
     figures = run([sys.executable, "-m", "keras_s2s.cli", "bench", "train", *bench_args,
                    "--dump-batches", str(dump), "--json"])
-    return {"system": f"keras_s2s {figures['precision']}", **figures}
+    replicas = figures.get("replicas", 1)  # train.cpu_replicas: one replica per core
+    name = f"keras_s2s {figures['precision']}"
+    if replicas > 1:
+        name += f", {replicas} CPU replicas"
+    return {"system": name, **figures}
 
 
 def peer(name: str, python: str, dump: Path) -> dict:
@@ -89,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--peer", action="append", default=[], metavar="NAME=PYTHON",
                         help=f"a peer ({', '.join(SCRIPTS)}) and the python of its venv")
+    parser.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE",
+                        help="also measure keras_s2s with `--set KEY=VALUE`, before the "
+                             "plain run in each round (the ratios are against the first)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--isa-cap", help="hold every system's kernels to this ISA (AVX2)")
     parser.add_argument("--out", help="write every run's figures here (JSON)")
@@ -100,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory() as scratch:
         dump = Path(scratch) / "batches.npz"
-        for _ in range(args.rounds):  # ours first: it writes the batches both train on
+        for _ in range(args.rounds):  # ours first: it writes the batches the peers train on
+            runs.extend(ours([*bench_args, "--set", setting], dump) for setting in args.variant)
             runs.append(ours(bench_args, dump))
             runs.extend(peer(name, python, dump) for name, python in pythons.items())
     print(table(runs))

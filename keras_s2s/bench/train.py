@@ -24,23 +24,31 @@ from keras_s2s.train.precision import NATIVE_BF16_CPU_FLAGS, choose_precision, c
 
 
 def matmul_peak_gflops(dtype: tf.DType, size: int = 2048, repeats: int = 20) -> float:
-    """Best-of-3 GFLOP/s of square matmuls in `dtype` (chained, so none is skipped)."""
+    """Best-of-3 GFLOP/s of square matmuls in `dtype` (chained, so none is skipped), with one
+    chain per logical CPU device at once: with the CPU split between replicas
+    (`train.cpu_replicas`), each chain runs on one thread and the peak is their sum."""
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     a = tf.random.uniform([size, size], dtype=tf.float32)
     a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
 
     @tf.function
-    def chain(x):
-        for _ in tf.range(repeats):
-            x = tf.matmul(x, b) * tf.cast(1e-3, dtype)
-        return x
+    def chains(x):
+        outputs = []
+        for device in devices:
+            with tf.device(device):
+                y = x
+                for _ in tf.range(repeats):
+                    y = tf.matmul(y, b) * tf.cast(1e-3, dtype)
+                outputs.append(y[0, 0])
+        return tf.stack(outputs)
 
-    chain(a).numpy()  # trace and warm up
+    chains(a).numpy()  # trace and warm up
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()
-        chain(a).numpy()
+        chains(a).numpy()
         best = min(best, time.perf_counter() - start)
-    return 2 * size ** 3 * repeats / best / 1e9
+    return 2 * size ** 3 * repeats * len(devices) / best / 1e9
 
 
 def flops_per_tgt_token(model: ModelConfig, tgt_vocab: int, src_tokens: int,
@@ -143,6 +151,7 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
         JSON-ready figures: `tgt_tokens_per_s`, `flops_per_tgt_token`, `gflops`,
         `peak_fp32_gflops`, `peak_bf16_gflops`, `mfu`, `padding_fraction`, `peak_rss_mb`, ….
     """
+    strategy = make_strategy(cfg.train.strategy, cfg.train.cpu_replicas)  # before any op
     choice = choose_precision(cfg.train.precision)
     bf16_runs = _bf16_runs(choice.precision)
     train_corpus, _ = training.corpora(cfg)
@@ -156,7 +165,7 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
     src_tokens, tgt_tokens, slots, pairs = _token_counts(timed)
     peaks = {"fp32": matmul_peak_gflops(tf.float32),
              "bf16": matmul_peak_gflops(tf.bfloat16) if bf16_runs else float("nan")}
-    with make_strategy(cfg.train.strategy).scope(), precision_scope(cfg.train.precision):
+    with strategy.scope(), precision_scope(cfg.train.precision):
         model = build_seq2seq(cfg.model, src_tok.vocab_size, tgt_tok.vocab_size)
         trainer.compile_model(model, cfg.train)
     timer = _StepTimer(warmup)
@@ -179,7 +188,9 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
         "precision": choice.precision, "precision_requested": cfg.train.precision,
         "precision_reason": choice.reason, "attention": cfg.model.attention,
         "input_feeding": cfg.model.input_feeding, "steps": steps,
-        "batch_size": cfg.train.batch_size,
+        "batch_size": cfg.train.batch_size, "replicas": strategy.num_replicas_in_sync,
+        "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                    "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
         "seconds": round(seconds, 2), "tgt_tokens_per_s": round(tgt_tokens / seconds, 1),
         "flops_per_tgt_token": round(per_token), "gflops": round(gflops, 1),
         "peak_fp32_gflops": round(peaks["fp32"], 1),

@@ -28,9 +28,15 @@ def cmd_bench_train(args: argparse.Namespace) -> dict:
 
     variants = [(p, {"train": {"precision": p}}) for p in args.precision or []]
     variants += [(text, _settings(text)) for text in args.compare or []]
+    configs = [(name, resolve_config(args, (override,)))  # checked before any measurement
+               for name, override in variants or [(None, {})]]
+    replicas = sorted({cfg.train.cpu_replicas for _, cfg in configs})
+    if len(replicas) > 1:
+        raise ValueError(f"train.cpu_replicas splits this process's CPU once, before the first "
+                         f"measurement; received: {replicas} in one run. Measure each value "
+                         "in its own run.")
     results = {}
-    for name, override in variants or [(None, {})]:
-        cfg = resolve_config(args, (override,))  # checked before anything is measured
+    for name, cfg in configs:
         with tempfile.TemporaryDirectory() as scratch:
             results[name] = bench_train(cfg, args.model_dir or scratch, args.steps, args.warmup,
                                         args.dump_batches, _profile_dir(args.profile, name))

@@ -136,6 +136,9 @@ def _check_together(cfg: Config) -> None:
         (model.input_feeding and model.attention == "none", "model.input_feeding",
          "feeds the attentional state back and needs model.attention (dot, general or "
          "concat); received: attention none"),
+        (train.cpu_replicas > 1 and train.strategy not in ("auto", "mirrored"),
+         "train.cpu_replicas", "splits one machine's CPU between mirrored replicas and needs "
+         f"train.strategy auto or mirrored; received: {train.strategy}"),
         (model.bidirectional_encoder and model.hidden_dim % 2, "model.bidirectional_encoder",
          "splits model.hidden_dim between the two directions and needs it even; received: "
          f"{model.hidden_dim}")]

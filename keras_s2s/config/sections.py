@@ -106,6 +106,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     checkpoint_every: int = positive(200)  # steps between checkpoints (a kill loses at most these)
     strategy: Strategy = "auto"  # "auto": multi-worker when TF_CONFIG names several workers
+    # >1 on a host without GPUs: the CPU as that many logical devices, one data-parallel
+    # replica each, every op on one thread (set before TensorFlow starts; docs/performance.md)
+    cpu_replicas: int = positive(1)
     precision: Precision = "auto"  # auto: bf16 where native, else fp32; softmax/loss fp32
     jit_compile: bool = False  # XLA-compile the train step (one compilation per batch shape)
     keep_epoch_weights: int = 5  # weights after each of the last N epochs, in epochs/ (averaging)

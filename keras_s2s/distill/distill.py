@@ -30,8 +30,15 @@ def student_config(student: Config, teacher: Config) -> Config:
 
     Raises:
         ConfigError: neither names training files (a TSV, TFDS set or the built-in task
-            cannot be distilled line by line: write it to text files, pass --src/--tgt).
+            cannot be distilled line by line: write it to text files, pass --src/--tgt),
+            or the student asks for `train.cpu_replicas` (see the message).
     """
+    if student.train.cpu_replicas > 1:
+        raise ConfigError(
+            f"train.cpu_replicas={student.train.cpu_replicas} splits the CPU before "
+            "TensorFlow starts and holds every op to one thread, and distill translates with "
+            "the teacher in this process before it trains: leave train.cpu_replicas at 1 "
+            "for distill.")
     data = student.data
     inherited = {key: getattr(teacher.data, key) for key in CORPUS_KEYS
                  if not getattr(data, key) and getattr(teacher.data, key)}

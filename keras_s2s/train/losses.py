@@ -5,10 +5,39 @@ from __future__ import annotations
 from typing import get_args
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from keras_s2s.config import LossKind
 from keras_s2s.constants import PAD_ID
+
+
+@tf.custom_gradient
+def softmax_nll(logits, labels):
+    """`-log softmax(logits)[label]` of each row, with the gradient `softmax − one-hot`.
+
+    The same values as TF's fused `SparseSoftmaxCrossEntropyWithLogits`, in about half its
+    time on a CPU (e.g. 12 against 23 ms forward and backward for `[500, 8004]` on one
+    thread): that kernel's element-wise loops are slower than these ops' vectorised ones.
+
+    Args:
+        logits: `[N, V]` float32.
+        labels: `[N]` int32 in `[0, V)`.
+
+    Returns:
+        `[N]` float32.
+    """
+    peak = tf.reduce_max(logits, axis=1, keepdims=True)  # [N, 1]
+    exp = tf.exp(logits - peak)  # [N, V], kept for the gradient
+    total = tf.reduce_sum(exp, axis=1)  # [N], >= 1
+    nll = tf.math.log(total) + peak[:, 0] - tf.gather(logits, labels, axis=1, batch_dims=1)
+
+    def grad(d_nll):  # [N]
+        d_logits = exp * (d_nll / total)[:, None]
+        rows = tf.stack([tf.range(tf.shape(labels)[0]), labels], axis=1)  # [N, 2]
+        return tf.tensor_scatter_nd_sub(d_logits, rows, d_nll), None
+
+    return nll, grad
 
 
 def _token_nll(y_true, logits, label_smoothing: float = 0.0):
@@ -18,14 +47,24 @@ def _token_nll(y_true, logits, label_smoothing: float = 0.0):
     """
     mask = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
     logits = ops.cast(logits, "float32")  # [batch, len, V]
-    if label_smoothing <= 0:  # the fused softmax cross-entropy kernel, forward and backward
-        return ops.sparse_categorical_crossentropy(y_true, logits, from_logits=True) * mask, mask
+    if label_smoothing <= 0:
+        nll = softmax_nll(tf.reshape(logits, [-1, tf.shape(logits)[-1]]),
+                          tf.reshape(tf.cast(y_true, tf.int32), [-1]))
+        return tf.reshape(nll, tf.shape(y_true)) * mask, mask
     log_probs = ops.log_softmax(logits, axis=-1)
     nll = -ops.take_along_axis(log_probs, ops.expand_dims(ops.cast(y_true, "int32"), -1),
                                axis=-1)[..., 0]
     # Mix in the cross-entropy against a uniform distribution over the vocabulary.
     nll = (1.0 - label_smoothing) * nll - label_smoothing * ops.mean(log_probs, axis=-1)
     return nll * mask, mask
+
+
+def _over_replicas(count):
+    """`count` summed over the replicas in sync (itself outside a replicated step)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return count
+    return context.all_reduce("SUM", tf.stop_gradient(count))
 
 
 @keras.saving.register_keras_serializable(package="keras_s2s")
@@ -58,9 +97,11 @@ class SequenceLoss(keras.losses.Loss):
         nll, mask = _token_nll(y_true, y_pred, self.label_smoothing)
         if self.label_smoothing <= 0:  # for a `Perplexity(shared_with=self)` on the same step
             self.last_nll = (y_pred, nll, mask)
+        # The divisor is the whole batch's, over all replicas: the optimizer sums the
+        # replicas' gradients, so they add up to the gradient of the one-device loss.
         if self.normalize == "token_mean":
-            return ops.sum(nll) / ops.maximum(ops.sum(mask), 1.0)
-        return ops.sum(nll) / ops.cast(ops.shape(y_true)[0], "float32")
+            return ops.sum(nll) / ops.maximum(_over_replicas(ops.sum(mask)), 1.0)
+        return ops.sum(nll) / _over_replicas(ops.cast(ops.shape(y_true)[0], "float32"))
 
     def get_config(self):
         return {**super().get_config(), "normalize": self.normalize,
