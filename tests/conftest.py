@@ -1,6 +1,8 @@
 """Shared fixtures: a tiny model trained once per test session on the built-in task."""
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -48,3 +50,10 @@ def run_cli(capsys, args):
         code = exit_.code
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def cli_process(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
+    """One `keras-s2s` call in a fresh interpreter (its own TensorFlow start-up), output
+    captured as text."""
+    return subprocess.run([sys.executable, "-m", "keras_s2s.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, **kwargs)

@@ -1,12 +1,10 @@
 """Benchmark building blocks: the FLOP count, the timing helper, the eager baseline."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
-from conftest import run_cli
+from conftest import cli_process, run_cli
 
 from keras_s2s.bench.decode import EagerSearch, sentences_per_s, step_floor_ms
 from keras_s2s.bench.host import cpu_model, host_info
@@ -118,10 +116,8 @@ def test_a_profile_says_where_the_step_time_went(tmp_path, capsys):
 
 def test_bench_train_with_cpu_replicas_runs_one_single_threaded_replica_each(capsys):
     # A fresh interpreter: the CPU is split before TensorFlow starts.
-    out = subprocess.run(
-        [sys.executable, "-m", "keras_s2s.cli", "bench", "train", "--preset", "tiny",
-         "--steps", "2", "--warmup", "1", "--set", "train.cpu_replicas=2", "--json"],
-        capture_output=True, text=True, timeout=300)
+    out = cli_process("bench", "train", "--preset", "tiny", "--steps", "2", "--warmup", "1",
+                      "--set", "train.cpu_replicas=2", "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["replicas"] == 2 and figures["tgt_tokens_per_s"] > 0

@@ -9,17 +9,12 @@ import sys
 import time
 
 import pytest
-from conftest import run_cli
+from conftest import cli_process, run_cli
 
 from keras_s2s.constants import CONFIG_FILE
 from keras_s2s.train.precision import choose_precision, cpu_flags
 
 LONG = "1" * 230  # the tiny preset reads characters; decode.max_src_len is 200
-
-
-def _cli(*args, timeout=300, **kwargs):
-    return subprocess.run([sys.executable, "-m", "keras_s2s.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, **kwargs)
 
 
 def test_a_long_input_is_said_or_refused(tiny_run, tmp_path, capsys):
@@ -141,11 +136,11 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path):
 
 
 def test_start_up_noise_is_silenced_unless_verbose(tmp_path):
-    quiet = _cli("info", "--preset", "tiny", cwd=tmp_path)
+    quiet = cli_process("info", "--preset", "tiny", cwd=tmp_path)
     assert quiet.returncode == 0 and "total" in quiet.stdout
     for noise in ("cuInit", "absl", "oneDNN", "cuda"):
         assert noise not in quiet.stderr, quiet.stderr
-    loud = _cli("info", "--preset", "tiny", "--verbose", cwd=tmp_path)
+    loud = cli_process("info", "--preset", "tiny", "--verbose", cwd=tmp_path)
     assert loud.returncode == 0 and ("absl" in loud.stderr or "oneDNN" in loud.stderr)
 
 
