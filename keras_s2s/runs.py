@@ -34,8 +34,10 @@ def has_started(model_dir: str | Path) -> bool:
 
 def _comparable(values: dict) -> dict:
     """A config dict without what may change between reruns: `train.epochs`,
-    `train.precision`, and what training never reads (`decode`, `data.test_*`)."""
-    for key in ("epochs", "precision"):  # a rerun may train further, in another precision
+    `train.precision`, `train.cpu_replicas`, and what training never reads (`decode`,
+    `data.test_*`)."""
+    # A rerun may train further, in another precision, with another host's cores.
+    for key in ("epochs", "precision", "cpu_replicas"):
         values.get("train", {}).pop(key, None)
     values.pop("decode", None)
     for key in ("test_src", "test_tgt"):

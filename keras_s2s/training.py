@@ -20,7 +20,7 @@ from keras_s2s.data.vocab import vocab_exists
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.runs import build_vocabularies, check_config, load_tokenizers, write_config
 from keras_s2s.train import trainer
-from keras_s2s.train.distribute import make_strategy, precision_scope
+from keras_s2s.train.distribute import make_strategy, precision_scope, set_up_cpu_replicas
 from keras_s2s.train.precision import choose_precision
 from keras_s2s.train.selection import ScoreFn
 
@@ -183,8 +183,9 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
     Returns:
         The Keras history dict of this call.
     """
-    # First: MultiWorkerMirroredStrategy and CPU replicas must exist before any op.
-    strategy = make_strategy(cfg.train.strategy, cfg.train.cpu_replicas)
+    # First: CPU replicas and MultiWorkerMirroredStrategy must exist before any op.
+    replicas = set_up_cpu_replicas(cfg.train)
+    strategy = make_strategy(cfg.train.strategy)
     model_dir = Path(model_dir)
     check_config(cfg, model_dir)  # before any file is written: a started run is never changed
     if train_corpus is None:
@@ -213,6 +214,7 @@ def train(cfg: Config, model_dir: str | Path, train_corpus: Corpus | None = None
     score = validation_bleu(cfg, valid_corpus, src_tok, tgt_tok)  # float32, outside the scope
     choice = choose_precision(cfg.train.precision)
     print(f"precision: {choice.precision} ({choice.reason})", file=sys.stderr)
+    print(f"replicas: {strategy.num_replicas_in_sync} ({replicas.reason})", file=sys.stderr)
     if cfg.model.attention != "none" and cfg.data.reverse_source:
         print("note: attention with a reversed source learned to ignore attention on Multi30k "
               "(test BLEU 10.95 against 42.89 forward; docs/results/reverse_attention.md); "

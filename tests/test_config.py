@@ -38,6 +38,9 @@ def test_parse_override_types():
     ("model=3", ["model", "section"]),
     ("hidden_dim", ["key=value"]),
     ("train.cpu_replicas=0", ["train.cpu_replicas", "positive"]),
+    ("train.cpu_replicas=two", ["train.cpu_replicas", "auto or a positive", "'two'"]),
+    ("train.cpu_replicas=true", ["train.cpu_replicas", "str", "True"]),
+    ("train.precision=2", ["train.precision", "one of", "received: 2"]),
     ("train.cpu_replicas=2,train.strategy=one-device",
      ["train.cpu_replicas", "auto or mirrored", "one-device"]),
 ])

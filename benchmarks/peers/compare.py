@@ -10,9 +10,9 @@ treats all alike. Prints a Markdown table and writes the figures as JSON.
 `--isa-cap AVX2` runs every system with oneDNN, MKL and PyTorch's kernels held to AVX2: on
 an AVX-512 host, the kernels an AVX2-only host would run (not its clock or caches).
 
-`--variant train.cpu_replicas=2` also measures keras_s2s with that setting, first in each
-round (`make bench-peers` passes one replica per core). Everything after `--` goes to
-`keras-s2s bench train`.
+`--variant train.cpu_replicas=1` also measures keras_s2s with that setting, after its plain
+run in each round (`make bench-peers` measures one replica beside the default, one per core
+on a host without GPUs). Everything after `--` goes to `keras-s2s bench train`.
 """
 
 from __future__ import annotations
@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer", action="append", default=[], metavar="NAME=PYTHON",
                         help=f"a peer ({', '.join(SCRIPTS)}) and the python of its venv")
     parser.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE",
-                        help="also measure keras_s2s with `--set KEY=VALUE`, before the "
-                             "plain run in each round (the ratios are against the first)")
+                        help="also measure keras_s2s with `--set KEY=VALUE`, after the "
+                             "plain run in each round (the ratios are against the plain run)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--isa-cap", help="hold every system's kernels to this ISA (AVX2)")
     parser.add_argument("--out", help="write every run's figures here (JSON)")
@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         dump = Path(scratch) / "batches.npz"
         for _ in range(args.rounds):  # ours first: it writes the batches the peers train on
-            runs.extend(ours([*bench_args, "--set", setting], dump) for setting in args.variant)
             runs.append(ours(bench_args, dump))
+            runs.extend(ours([*bench_args, "--set", setting], dump) for setting in args.variant)
             runs.extend(peer(name, python, dump) for name, python in pythons.items())
     print(table(runs))
     if args.out:

@@ -19,7 +19,7 @@ from keras_s2s.constants import SOURCE, TARGET_IN
 from keras_s2s.data.pipeline import dataset_from_corpus, make_dataset
 from keras_s2s.model.seq2seq import build_seq2seq
 from keras_s2s.train import trainer
-from keras_s2s.train.distribute import make_strategy, precision_scope
+from keras_s2s.train.distribute import make_strategy, precision_scope, set_up_cpu_replicas
 from keras_s2s.train.precision import NATIVE_BF16_CPU_FLAGS, choose_precision, cpu_flags, isa_cap
 
 
@@ -151,7 +151,8 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
         JSON-ready figures: `tgt_tokens_per_s`, `flops_per_tgt_token`, `gflops`,
         `peak_fp32_gflops`, `peak_bf16_gflops`, `mfu`, `padding_fraction`, `peak_rss_mb`, ….
     """
-    strategy = make_strategy(cfg.train.strategy, cfg.train.cpu_replicas)  # before any op
+    replicas = set_up_cpu_replicas(cfg.train)  # before any op
+    strategy = make_strategy(cfg.train.strategy)
     choice = choose_precision(cfg.train.precision)
     bf16_runs = _bf16_runs(choice.precision)
     train_corpus, _ = training.corpora(cfg)
@@ -189,6 +190,7 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
         "precision_reason": choice.reason, "attention": cfg.model.attention,
         "input_feeding": cfg.model.input_feeding, "steps": steps,
         "batch_size": cfg.train.batch_size, "replicas": strategy.num_replicas_in_sync,
+        "replicas_requested": cfg.train.cpu_replicas, "replicas_reason": replicas.reason,
         "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
                     "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
         "seconds": round(seconds, 2), "tgt_tokens_per_s": round(tgt_tokens / seconds, 1),

@@ -30,11 +30,11 @@ def cmd_bench_train(args: argparse.Namespace) -> dict:
     variants += [(text, _settings(text)) for text in args.compare or []]
     configs = [(name, resolve_config(args, (override,)))  # checked before any measurement
                for name, override in variants or [(None, {})]]
-    replicas = sorted({cfg.train.cpu_replicas for _, cfg in configs})
+    replicas = sorted({str(cfg.train.cpu_replicas) for _, cfg in configs})
     if len(replicas) > 1:
-        raise ValueError(f"train.cpu_replicas splits this process's CPU once, before the first "
-                         f"measurement; received: {replicas} in one run. Measure each value "
-                         "in its own run.")
+        raise ValueError(f"train.cpu_replicas splits this process's CPU once, before the "
+                         f"first measurement; received: {', '.join(replicas)} in one run. "
+                         "Measure each value in its own run.")
     results = {}
     for name, cfg in configs:
         with tempfile.TemporaryDirectory() as scratch:

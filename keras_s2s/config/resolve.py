@@ -47,6 +47,8 @@ def _coerce(path: str, default: Any, value: Any) -> Any:
         return value
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if default == "auto" and isinstance(value, int) and not isinstance(value, bool):
+        return value  # an `auto_or_positive` count; `validate` checks the rest
     if not isinstance(value, type(default)) or isinstance(value, bool):
         raise ConfigError(
             f"Config key '{path}' takes a {type(default).__name__}; received: {value!r}.")
@@ -98,6 +100,10 @@ def validate(cfg: Config) -> Config:
                     f"Config key '{key}' must be one of {allowed}; received: {value!r}.")
             if field.metadata.get("positive") and value <= 0:
                 raise ConfigError(f"Config key '{key}' must be positive; received: {value}.")
+            if field.metadata.get("auto_or_positive") and not (
+                    value == "auto" or (isinstance(value, int) and value > 0)):
+                raise ConfigError(f"Config key '{key}' takes auto or a positive whole number; "
+                                  f"received: {value!r}.")
     _check_together(cfg)
     return cfg
 
@@ -136,7 +142,7 @@ def _check_together(cfg: Config) -> None:
         (model.input_feeding and model.attention == "none", "model.input_feeding",
          "feeds the attentional state back and needs model.attention (dot, general or "
          "concat); received: attention none"),
-        (train.cpu_replicas > 1 and train.strategy not in ("auto", "mirrored"),
+        (train.cpu_replicas not in ("auto", 1) and train.strategy not in ("auto", "mirrored"),
          "train.cpu_replicas", "splits one machine's CPU between mirrored replicas and needs "
          f"train.strategy auto or mirrored; received: {train.strategy}"),
         (model.bidirectional_encoder and model.hidden_dim % 2, "model.bidirectional_encoder",

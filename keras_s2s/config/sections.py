@@ -27,6 +27,11 @@ def positive(default: int | float) -> Any:
     return dataclasses.field(default=default, metadata={"positive": True})
 
 
+def auto_or_positive() -> Any:
+    """A count that is "auto" (chosen at run time from the host) or a whole number > 0."""
+    return dataclasses.field(default="auto", metadata={"auto_or_positive": True})
+
+
 class ConfigError(ValueError):
     """A configuration key or value that cannot be used; the message says how to fix it."""
 
@@ -107,8 +112,9 @@ class TrainConfig:
     checkpoint_every: int = positive(200)  # steps between checkpoints (a kill loses at most these)
     strategy: Strategy = "auto"  # "auto": multi-worker when TF_CONFIG names several workers
     # >1 on a host without GPUs: the CPU as that many logical devices, one data-parallel
-    # replica each, every op on one thread (set before TensorFlow starts; docs/performance.md)
-    cpu_replicas: int = positive(1)
+    # replica each, every op on one thread (set before TensorFlow starts; docs/performance.md).
+    # "auto": one per core when there is no GPU and each keeps >= 32 sentences of the batch
+    cpu_replicas: int | Literal["auto"] = auto_or_positive()
     precision: Precision = "auto"  # auto: bf16 where native, else fp32; softmax/loss fp32
     jit_compile: bool = False  # XLA-compile the train step (one compilation per batch shape)
     keep_epoch_weights: int = 5  # weights after each of the last N epochs, in epochs/ (averaging)

@@ -33,7 +33,7 @@ def student_config(student: Config, teacher: Config) -> Config:
             cannot be distilled line by line: write it to text files, pass --src/--tgt),
             or the student asks for `train.cpu_replicas` (see the message).
     """
-    if student.train.cpu_replicas > 1:
+    if student.train.cpu_replicas not in ("auto", 1):  # auto: 1 once the teacher has run
         raise ConfigError(
             f"train.cpu_replicas={student.train.cpu_replicas} splits the CPU before "
             "TensorFlow starts and holds every op to one thread, and distill translates with "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from typing import Iterator
@@ -10,11 +11,14 @@ from typing import Iterator
 import keras
 import tensorflow as tf
 
-from keras_s2s.config import ConfigError
+from keras_s2s.config import ConfigError, TrainConfig
 from keras_s2s.train.precision import choose_precision
 
 # The Keras policy of each `train.precision` (config.Precision: these and "auto").
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+# Sentences per replica that `cpu_replicas: auto` keeps: 2 x 32 was measured faster than one
+# replica of 64 on 2 cores (docs/performance.md, "One replica per core").
+MIN_REPLICA_BATCH = 32
 
 
 def split_cpu(devices: int) -> None:
@@ -56,18 +60,65 @@ def _workers_in_tf_config() -> int:
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
-def make_strategy(name: str = "auto", cpu_replicas: int = 1) -> tf.distribute.Strategy:
-    """The strategy `train.strategy` names.
+@dataclasses.dataclass(frozen=True)
+class ReplicaChoice:
+    """How many CPU replicas training runs (`train.cpu_replicas`), and why."""
+
+    count: int
+    reason: str
+
+
+def _auto_replicas(train: TrainConfig) -> ReplicaChoice:
+    """`cpu_replicas: auto`: one replica per core on a host without GPUs when every replica
+    keeps at least `MIN_REPLICA_BATCH` sentences of the batch (what was measured), else 1."""
+    cores = len(os.sched_getaffinity(0))
+    batch = train.batch_size
+    if train.strategy not in ("auto", "mirrored") or _workers_in_tf_config() > 1:
+        return ReplicaChoice(1, f"train.strategy {train.strategy} on this machine's devices")
+    if tf.config.list_physical_devices("GPU"):
+        return ReplicaChoice(1, "the GPUs are the replicas")
+    if cores < 2 or batch < cores * MIN_REPLICA_BATCH:
+        return ReplicaChoice(1, f"{cores} core(s) and a batch of {batch}: one replica per core "
+                             f"needs >= {MIN_REPLICA_BATCH} sentences each")
+    try:
+        use_cpu_replicas(cores)
+    except ConfigError:
+        return ReplicaChoice(1, "TensorFlow had already started in this process; a new "
+                             f"process would run one per core ({cores})")
+    return ReplicaChoice(cores, f"one per core: {cores} cores, no GPU, {batch // cores} "
+                         "sentences each")
+
+
+def set_up_cpu_replicas(train: TrainConfig) -> ReplicaChoice:
+    """Chooses `train.cpu_replicas` ("auto" or a count) and splits the CPU for it: call this
+    before TensorFlow's first op, then `make_strategy`.
+
+    Raises:
+        ConfigError: a count > 1 that cannot take effect: TensorFlow has already started, or
+            `TF_CONFIG` names several workers (each worker's devices are its replicas).
+    """
+    if train.cpu_replicas == "auto":
+        return _auto_replicas(train)
+    count = int(train.cpu_replicas)
+    if count > 1 and train.strategy == "auto" and _workers_in_tf_config() > 1:
+        raise ConfigError(f"train.cpu_replicas={count} splits one machine's CPU, but TF_CONFIG "
+                          f"names {_workers_in_tf_config()} workers, whose devices are the "
+                          "replicas: leave train.cpu_replicas at auto or 1.")
+    if count > 1 and not tf.config.list_physical_devices("GPU"):
+        use_cpu_replicas(count)
+    return ReplicaChoice(count, f"train.cpu_replicas: {count}")
+
+
+def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
+    """The strategy `train.strategy` names, over the devices as they are (after
+    `set_up_cpu_replicas`).
 
     "auto": MultiWorkerMirroredStrategy when `TF_CONFIG` names several workers, else
     MirroredStrategy over all local GPUs, or over the (logical) CPUs when there is none.
-    "mirrored", "multi-worker" and "one-device" force a choice. `cpu_replicas > 1` splits
-    the CPU of a host without GPUs first (`use_cpu_replicas`): call this before any op.
+    "mirrored", "multi-worker" and "one-device" force a choice.
     """
     if name == "multi-worker" or (name == "auto" and _workers_in_tf_config() > 1):
         return tf.distribute.MultiWorkerMirroredStrategy()
-    if cpu_replicas > 1 and not tf.config.list_physical_devices("GPU"):
-        use_cpu_replicas(cpu_replicas)
     gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
     if name in ("auto", "mirrored"):
