@@ -37,14 +37,15 @@ def test_an_ensemble_needs_the_same_vocabularies(tiny_run, tmp_path):
         runs.load_translator([tiny_run, twin])
 
 
-def test_a_run_keeps_its_config_only_epochs_and_decode_may_change(tiny_run, tmp_path):
+def test_a_run_keeps_its_config_only_epochs_decode_precision_replicas_change(tiny_run, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(tiny_run / CONFIG_FILE, run / CONFIG_FILE)
     shutil.copy(tiny_run / WEIGHTS_FILE, run / WEIGHTS_FILE)  # a run that has trained
     saved = runs.load_config(run)
     runs.write_config(resolve(overrides=[saved.to_dict(), "train.epochs=3",
-                                         "decode.beam_size=9", "train.precision=fp32"]), run)
+                                         "decode.beam_size=9", "train.precision=fp32",
+                                         "train.cpu_replicas=2"]), run)
     assert runs.load_config(run).train.epochs == 3 and runs.has_started(run)
     with pytest.raises(ValueError, match="another config"):
         runs.write_config(resolve(overrides=[saved.to_dict(), "model.hidden_dim=8"]), run)
