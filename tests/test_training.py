@@ -8,6 +8,7 @@ from keras_s2s import training
 from keras_s2s.config import resolve
 from keras_s2s.constants import DATA_REPORT_FILE
 from keras_s2s.data.corpus import CorpusError
+from keras_s2s.train.epoch_weights import validation_history
 
 PAIRS = ["12\tdouze", "7\tsept", "3 400\ttrois mille quatre cents", "\tvide", "100\tcent",
          "1 000\tmille"]
@@ -54,3 +55,13 @@ def test_a_missing_corpus_file_stops_before_training(tmp_path):
     cfg = _config(tmp_path, train_src=str(tmp_path / "no.en"), train_tgt=str(tmp_path / "no.fr"))
     with pytest.raises(CorpusError, match="no.en"):
         training.train(cfg, tmp_path / "run", verbose=0)
+
+
+def test_a_run_without_validation_data_trains_past_its_first_epoch(tmp_path):
+    # Keras logs every val_ metric as "NA" then; reading the history must not stop training.
+    cfg = resolve("tiny", overrides=[{"data": {"train_tsv": _tsv(tmp_path, PAIRS * 20)}},
+                                     "train.epochs=2", "train.schedule=plateau"])
+    history = training.train(cfg, tmp_path / "run", verbose=0)
+    assert len(history["loss"]) == 2 and "val_loss" not in history
+    logged = validation_history(tmp_path / "run")
+    assert sorted(logged) == [1, 2] and "val_perplexity" not in logged[2]

@@ -16,6 +16,7 @@ from keras_s2s.constants import LOG_DIR
 
 EPOCHS_DIR = "epochs"
 HISTORY_FILE = "history.csv"
+NOT_LOGGED = "NA"  # what keras.callbacks.CSVLogger writes for a metric missing from an epoch
 _NAME = re.compile(r"epoch(\d+)\.weights\.h5$")
 
 
@@ -57,12 +58,14 @@ class EpochWeights(keras.callbacks.Callback):
 
 def validation_history(model_dir: str | Path) -> dict[int, dict[str, float]]:
     """`{epoch (1-based): logged metrics}` from the run's `history.csv` (the last row of an
-    epoch wins, as after a resumed epoch)."""
+    epoch wins, as after a resumed epoch). Keras writes "NA" for a metric an epoch did not
+    log (every `val_` one of a run without validation data); those are left out."""
     path = Path(model_dir) / LOG_DIR / HISTORY_FILE
     if not path.is_file():
         return {}
     with path.open(encoding="utf-8") as f:
-        return {int(row["epoch"]) + 1: {k: float(v) for k, v in row.items() if k != "epoch" and v}
+        return {int(row["epoch"]) + 1: {k: float(v) for k, v in row.items()
+                                        if k != "epoch" and v not in ("", NOT_LOGGED)}
                 for row in csv.DictReader(f)}
 
 
