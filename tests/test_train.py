@@ -21,7 +21,7 @@ from keras_s2s.train.schedules import LinearWarmup, StepDecayByEpoch, learning_r
 REPLICA_SCRIPT = """
 import json, sys
 import numpy as np, keras, tensorflow as tf
-from keras_s2s.train.distribute import split_cpu
+from keras_s2s.train.distribute import make_strategy, split_cpu
 split_cpu(2)
 from keras_s2s.config import resolve
 from keras_s2s.model.seq2seq import build_seq2seq
@@ -54,7 +54,7 @@ def run(strategy, loss="sentence_sum", clip=0.5, keras_clip=False, last_batch=8)
             "loss": history["loss"][-1]}
 
 cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-one, two = tf.distribute.OneDeviceStrategy(cpus[0]), tf.distribute.MirroredStrategy(cpus)
+one, two = tf.distribute.OneDeviceStrategy(cpus[0]), make_strategy("mirrored")
 print(json.dumps({
     "one": run(one), "two": run(two),
     "two_keras_clip": run(two, keras_clip=True), "one_keras_clip": run(one, keras_clip=True),

@@ -116,12 +116,19 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     "auto": MultiWorkerMirroredStrategy when `TF_CONFIG` names several workers, else
     MirroredStrategy over all local GPUs, or over the (logical) CPUs when there is none.
     "mirrored", "multi-worker" and "one-device" force a choice.
+
+    Logical CPUs sum their gradients on the first one (`ReductionToOneDevice`), not with
+    TensorFlow's default for CPUs, a ring collective that first packs every gradient into
+    one buffer per replica (docs/performance.md, "One replica per core").
     """
     if name == "multi-worker" or (name == "auto" and _workers_in_tf_config() > 1):
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
     if name in ("auto", "mirrored"):
+        if not gpus and len(cpus) > 1:  # CPU replicas share one memory: sum in place
+            return tf.distribute.MirroredStrategy(
+                cpus, cross_device_ops=tf.distribute.ReductionToOneDevice(cpus[0]))
         return tf.distribute.MirroredStrategy(gpus or cpus)
     if name == "one-device":
         return tf.distribute.OneDeviceStrategy((gpus or cpus)[0])
