@@ -49,7 +49,8 @@ def test_a_count_is_refused_when_tf_config_names_several_workers(monkeypatch):
                                                 "task": {"type": "worker", "index": 0}}))
     with pytest.raises(ConfigError, match="TF_CONFIG names 2 workers"):
         set_up_cpu_replicas(_train("train.cpu_replicas=2"))
-    assert set_up_cpu_replicas(_train()).count == 1  # auto: the workers are the replicas
+    choice = set_up_cpu_replicas(_train())  # auto: the workers are the replicas
+    assert choice.count == 1 and "2 workers" in choice.reason
 
 
 def test_auto_runs_one_single_threaded_replica_per_core_in_a_new_process():

@@ -73,8 +73,11 @@ def _auto_replicas(train: TrainConfig) -> ReplicaChoice:
     keeps at least `MIN_REPLICA_BATCH` sentences of the batch (what was measured), else 1."""
     cores = len(os.sched_getaffinity(0))
     batch = train.batch_size
-    if train.strategy not in ("auto", "mirrored") or _workers_in_tf_config() > 1:
-        return ReplicaChoice(1, f"train.strategy {train.strategy} on this machine's devices")
+    if train.strategy not in ("auto", "mirrored"):
+        return ReplicaChoice(1, f"train.strategy {train.strategy}")
+    if _workers_in_tf_config() > 1:
+        return ReplicaChoice(1, f"TF_CONFIG names {_workers_in_tf_config()} workers, whose "
+                             "devices are the replicas")
     if tf.config.list_physical_devices("GPU"):
         return ReplicaChoice(1, "the GPUs are the replicas")
     if cores < 2 or batch < cores * MIN_REPLICA_BATCH:
@@ -104,7 +107,10 @@ def set_up_cpu_replicas(train: TrainConfig) -> ReplicaChoice:
         raise ConfigError(f"train.cpu_replicas={count} splits one machine's CPU, but TF_CONFIG "
                           f"names {_workers_in_tf_config()} workers, whose devices are the "
                           "replicas: leave train.cpu_replicas at auto or 1.")
-    if count > 1 and not tf.config.list_physical_devices("GPU"):
+    if count > 1 and tf.config.list_physical_devices("GPU"):
+        return ReplicaChoice(1, f"train.cpu_replicas: {count} is for hosts without GPUs; "
+                             "the GPUs are the replicas")
+    if count > 1:
         use_cpu_replicas(count)
     return ReplicaChoice(count, f"train.cpu_replicas: {count}")
 
