@@ -4,7 +4,7 @@ import json
 
 import pytest
 import tensorflow as tf
-from conftest import cli_process, run_cli
+from conftest import run_cli
 
 from keras_s2s.bench.decode import EagerSearch, sentences_per_s, step_floor_ms
 from keras_s2s.bench.host import cpu_model, host_info
@@ -112,17 +112,6 @@ def test_a_profile_says_where_the_step_time_went(tmp_path, capsys):
     running = {part for row in phases for part in row["running"]}
     assert {"time loop forward", "time loop backward", "projection and loss"} <= running
     assert sum(row["share"] for row in phases) == pytest.approx(1.0, abs=1e-3)
-
-
-def test_bench_train_with_a_cpu_replica_count_runs_one_single_threaded_replica_each(capsys):
-    # A fresh interpreter: the CPU is split before TensorFlow starts.
-    out = cli_process("bench", "train", "--preset", "tiny", "--steps", "2", "--warmup", "1",
-                      "--set", "train.cpu_replicas=2", "--json")
-    assert out.returncode == 0, out.stderr[-2000:]
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
-    assert figures["replicas"] == 2 and figures["tgt_tokens_per_s"] > 0
-    assert figures["threads"] == {"intra_op": 1, "inter_op": 2}
-    assert figures["peak_fp32_gflops"] > 0 and 0 < figures["mfu"] < 1
 
 
 def test_cpu_replicas_are_refused_once_tensorflow_has_started_and_in_one_compare(capsys):

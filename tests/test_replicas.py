@@ -53,14 +53,21 @@ def test_a_count_is_refused_when_tf_config_names_several_workers(monkeypatch):
     assert choice.count == 1 and "2 workers" in choice.reason
 
 
-def test_auto_runs_one_single_threaded_replica_per_core_in_a_new_process():
+@pytest.mark.parametrize("setting", ["auto", "2"])
+def test_bench_train_runs_one_single_threaded_replica_each_in_a_new_process(setting):
+    # A fresh interpreter: the CPU is split before TensorFlow starts.
     cores = len(os.sched_getaffinity(0))
-    if cores < 2:
+    if setting == "auto" and cores < 2:
         pytest.skip("one core: auto keeps one replica (checked above)")
+    count = cores if setting == "auto" else int(setting)
     out = cli_process("bench", "train", "--preset", "tiny", "--steps", "2", "--warmup", "1",
-                      "--set", f"train.batch_size={MIN_REPLICA_BATCH * cores}", "--json")
+                      "--set", f"train.batch_size={MIN_REPLICA_BATCH * count}",
+                      "--set", f"train.cpu_replicas={setting}", "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])
-    assert figures["replicas"] == cores and figures["replicas_requested"] == "auto"
-    assert figures["threads"] == {"intra_op": 1, "inter_op": cores}
-    assert "one per core" in figures["replicas_reason"]
+    assert figures["replicas"] == count and figures["tgt_tokens_per_s"] > 0
+    assert str(figures["replicas_requested"]) == setting
+    assert figures["threads"] == {"intra_op": 1, "inter_op": count}
+    assert figures["peak_fp32_gflops"] > 0 and 0 < figures["mfu"] < 1
+    if setting == "auto":
+        assert "one per core" in figures["replicas_reason"]
