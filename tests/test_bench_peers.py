@@ -41,11 +41,11 @@ def test_the_table_says_how_many_times_faster_ours_is():
              {"system": "ours", "tgt_tokens_per_s": 500.0, "gflops": 50.0},
              {"system": "peer", "tgt_tokens_per_s": 200.0, "gflops": 20.0}]
     rows = compare.table(runs_).splitlines()
-    assert rows[2] == "| ours | 400.0 | 40.0 | 1.00× | 2 |"  # medians over the rounds
-    assert rows[3] == "| peer | 150.0 | 15.0 | 2.67× | 2 |"
+    assert rows[2] == "| ours | 400.0 | 40.0 | 1.00× | 1.00, 1.00 |"  # medians over the rounds
+    assert rows[3] == "| peer | 150.0 | 15.0 | 2.67× | 3.00, 2.50 |"  # and each round's ratio
     rows = compare.table(runs_, ("gflops", "GFLOP/s"), ("tgt_tokens_per_s", "tokens/s", ".0f"))
     assert rows.splitlines()[0].startswith("| system | GFLOP/s (median) | tokens/s |")
-    assert rows.splitlines()[3] == "| peer | 15.0 | 150 | 2.67× | 2 |"
+    assert rows.splitlines()[3] == "| peer | 15.0 | 150 | 2.67× | 3.00, 2.50 |"
 
 
 def test_the_opennmt_id_order_is_a_permutation_with_unk_last():

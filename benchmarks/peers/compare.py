@@ -74,18 +74,22 @@ def peer_pythons(specs: list[str]) -> dict[str, str]:
 def table(runs: list[dict], rate: tuple[str, str] = ("tgt_tokens_per_s", "target tokens/s"),
           other: tuple[str, str, str] = ("gflops", "useful GFLOP/s", ".1f")) -> str:
     """One row per system: the medians over its rounds of its `rate` (key, label) and of
-    `other` (key, label, format), and how many times faster the first system (ours) is."""
+    `other` (key, label, format), and how many times faster the first system (ours) is: in
+    the medians, and in each round (a system's k-th run belongs to round k)."""
     systems: dict[str, list[dict]] = {}
     for run in runs:
         systems.setdefault(run["system"], []).append(run)
     medians = {name: statistics.median(r[rate[0]] for r in rs) for name, rs in systems.items()}
-    first = next(iter(medians.values()))
-    lines = [f"| system | {rate[1]} (median) | {other[1]} | keras_s2s ÷ this | rounds |",
+    first_name = next(iter(systems))
+    first = medians[first_name]
+    lines = [f"| system | {rate[1]} (median) | {other[1]} | keras_s2s ÷ this | each round |",
              "|---|---|---|---|---|"]
     for name, rs in systems.items():
         value = statistics.median(r[other[0]] for r in rs)
+        rounds = ", ".join(f"{ours[rate[0]] / r[rate[0]]:.2f}"
+                           for ours, r in zip(systems[first_name], rs))
         lines.append(f"| {name} | {medians[name]:,.1f} | {value:{other[2]}} | "
-                     f"{first / medians[name]:.2f}× | {len(rs)} |")
+                     f"{first / medians[name]:.2f}× | {rounds} |")
     return "\n".join(lines)
 
 
