@@ -114,6 +114,15 @@ def test_a_profile_says_where_the_step_time_went(tmp_path, capsys):
     assert sum(row["share"] for row in phases) == pytest.approx(1.0, abs=1e-3)
 
 
+def test_without_json_the_figures_are_printed_as_lines(capsys):
+    code, out, _ = run_cli(capsys, ["bench", "train", "--preset", "tiny", "--steps", "2",
+                                    "--warmup", "1"])
+    assert code == 0
+    lines = dict(line.split(": ", 1) for line in out.strip().splitlines())
+    assert float(lines["tgt_tokens_per_s"]) > 0 and lines["host.isa.avx2"] in ("true", "false")
+    assert lines["host.cpu_model"] and "{" not in out
+
+
 def test_cpu_replicas_are_refused_once_tensorflow_has_started_and_in_one_compare(capsys):
     tf.constant(1.0)  # this process's devices exist, unsplit
     with pytest.raises(ConfigError, match="before TensorFlow starts.*new process"):

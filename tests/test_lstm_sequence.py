@@ -64,3 +64,27 @@ def test_gradients_equal_autodiff(masked, dtype, tol):
     if masked:  # padded steps get no gradient: their inputs are never read
         dz = got[1].numpy()
         assert np.all(dz[np.arange(T)[:, None] >= LENGTHS[None]] == 0)
+
+
+def test_projecting_each_distinct_id_once_changes_nothing():
+    """`FastLSTM(token_ids=...)` runs the input projection on one row per distinct id; the
+    outputs and every gradient, the embedding table's included, equal the plain call's."""
+    from keras_s2s.model.fast_lstm import FastLSTM
+
+    rng = np.random.default_rng(1)
+    ids = tf.constant(np.where(np.arange(T)[None] < LENGTHS[:, None],
+                               rng.integers(1, 6, size=(B, T)), 0), tf.int32)  # [b, T], 5 words
+    assert len(np.unique(ids)) < ids.shape[0] * ids.shape[1] // 4  # many repeats
+    table = tf.Variable(rng.normal(size=(6, 4)), dtype=tf.float32)  # [vocab, in]
+    layer = FastLSTM(H, return_sequences=True, return_state=True)
+    weights = tf.constant(rng.normal(size=(B, T, H)), tf.float32)
+    results = []
+    for by_id in (None, ids):
+        with tf.GradientTape() as tape:
+            x = tf.gather(table, ids)  # [b, T, in]
+            out, h, c = layer(x, mask=ids > 0, token_ids=by_id)
+            loss = tf.reduce_sum(out * weights) + tf.reduce_sum(h * c)
+        grads = tape.gradient(loss, [table, *layer.trainable_variables])
+        results.append([out, h, c] + [tf.convert_to_tensor(g) for g in grads])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)

@@ -171,7 +171,7 @@ def bench_train(cfg: Config, model_dir: str, steps: int, warmup: int = 10,
         trainer.compile_model(model, cfg.train)
     timer = _StepTimer(warmup)
     callbacks = [timer] + ([ProfileSteps(profile, warmup)] if profile else [])
-    model.fit(batches, epochs=1, callbacks=callbacks, verbose=0)
+    model.fit(batches, epochs=1, callbacks=callbacks, verbose=0, shuffle=False)
     seconds = timer.end - timer.start
     per_token = flops_per_tgt_token(cfg.model, tgt_tok.vocab_size, src_tokens, tgt_tokens,
                                     pairs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -80,6 +81,21 @@ def cmd_bench_serve(args: argparse.Namespace) -> dict:
     from keras_s2s.bench.serve import bench_serve
 
     return bench_serve(args.base, args.name, args.clients, args.requests, args.src)
+
+
+def readable(figures: dict, prefix: str = "") -> str:
+    """The figures as `key: value` lines, nested keys joined by dots (`host.cpu_model`); a
+    long list is summarised (`--json` prints it whole)."""
+    lines = []
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            lines.append(readable(value, f"{prefix}{key}."))
+            continue
+        text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+        if isinstance(value, list) and len(text) > 100:
+            text = f"{len(value)} entries (--json prints them)"
+        lines.append(f"{prefix}{key}: {text}")
+    return "\n".join(lines)
 
 
 def _settings(text: str) -> dict:

@@ -55,6 +55,9 @@ class FastLSTM(keras.layers.Layer):
         inputs: `[batch, time, in]`.
         initial_state: optional `[h [batch, H], c [batch, H]]`.
         mask: optional `[batch, time]` bool, True on real steps.
+        token_ids: optional `[batch, time]` int, the ids whose embeddings `inputs` are, when
+            equal ids give equal rows (no dropout in between): the input projection then
+            runs once per distinct id.
     """
 
     def __init__(self, units: int, return_sequences: bool = False, return_state: bool = False,
@@ -100,14 +103,33 @@ class FastLSTM(keras.layers.Layer):
         h = ops.sigmoid(z_o) * ops.tanh(c)
         return ops.cast(h, self.compute_dtype), [ops.cast(h, self.compute_dtype), c]
 
-    def call(self, inputs, initial_state=None, mask=None, training=False):
+    def input_projection(self, inputs, token_ids=None):
+        """`inputs @ W + b` for every step at once: `[b, T, in]` → `[b, T, 4H]`.
+
+        With `token_ids [b, T]` (see the class), the matmul runs on one row per distinct id,
+        about a third of the rows of a batch of 64 sentences, and its results are copied to
+        every position of that id. Autodiff gives `dW` from those rows too, and hands each
+        id's whole input gradient to its first position (the embedding sums them per id).
+        """
+        if token_ids is None:
+            return ops.matmul(inputs, self.kernel) + self.bias
+        batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+        ids = tf.reshape(token_ids, [-1])  # [b·T]
+        distinct, where = tf.unique(ids)  # [u]; [b·T], each position's index in distinct
+        first = tf.math.unsorted_segment_min(tf.range(tf.size(ids)), where,
+                                             tf.size(distinct))  # [u], a position of each
+        rows = tf.gather(tf.reshape(inputs, [batch * steps, inputs.shape[-1]]), first)
+        z = ops.matmul(rows, self.kernel) + self.bias  # [u, 4H]
+        return tf.reshape(tf.gather(z, where), [batch, steps, 4 * self.units])
+
+    def call(self, inputs, initial_state=None, mask=None, training=False, token_ids=None):
         batch = ops.shape(inputs)[0]
         if initial_state is None:
             zeros = ops.zeros((batch, self.units), "float32")
             initial_state = [zeros, zeros]
         h0 = ops.cast(initial_state[0], self.compute_dtype)
         c0 = ops.cast(initial_state[1], "float32")  # the cell state stays float32
-        z = ops.matmul(inputs, self.kernel) + self.bias  # [b, T, in] -> [b, T, 4H] at once
+        z = self.input_projection(inputs, token_ids)  # [b, T, 4H]
         z = tf.transpose(ops.cast(z, "float32"), [1, 2, 0])  # [T, 4H, b], feature-major
         keep = None  # e.g. the decoder: padding only follows real tokens
         if mask is not None:
@@ -122,7 +144,8 @@ class FastLSTM(keras.layers.Layer):
         out_mask = mask if self.return_sequences else None
         return [out_mask, None, None] if self.return_state else out_mask
 
-    def compute_output_shape(self, inputs_shape, initial_state_shape=None):
+    def compute_output_shape(self, inputs_shape, initial_state_shape=None,
+                             token_ids_shape=None):
         batch, time = inputs_shape[0], inputs_shape[1]
         out = (batch, time, self.units) if self.return_sequences else (batch, self.units)
         return [out, (batch, self.units), (batch, self.units)] if self.return_state else out

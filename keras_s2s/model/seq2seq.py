@@ -81,6 +81,12 @@ def _recurrent(cfg: ModelConfig, name: str, inits: dict, **kwargs) -> keras.laye
     return keras.layers.RNN(PeepholeLSTMCell(cfg.hidden_dim, **cell_inits), name=name, **kwargs)
 
 
+def _by_id(cfg: ModelConfig, layer: keras.layers.Layer, ids) -> dict:
+    """`{"token_ids": ids}` for a first `FastLSTM` that reads its embeddings directly (no
+    dropout between them), so it projects each distinct id once; else no argument."""
+    return {"token_ids": ids} if isinstance(layer, FastLSTM) and cfg.dropout == 0 else {}
+
+
 def _encoder_layer(cfg: ModelConfig, i: int, inits: dict) -> keras.layers.Layer:
     """`encoder_lstm_{i}`: one-way, or for layer 0 of a bidirectional encoder two halves."""
     if i > 0 or not cfg.bidirectional_encoder:
@@ -92,9 +98,10 @@ def _encoder_layer(cfg: ModelConfig, i: int, inits: dict) -> keras.layers.Layer:
                              name="encoder_lstm_0")
 
 
-def _decoder(cfg: ModelConfig, y, states: list, memory, source, inits: dict):
-    """The decoder stack over `y [batch, T, E]`: one-way layers (then attention, if any), or
-    the step-by-step `InputFeedingDecoder`. Returns the states the projection reads."""
+def _decoder(cfg: ModelConfig, y, states: list, memory, source, target_in, inits: dict):
+    """The decoder stack over `y [batch, T, E]`, the embeddings of `target_in`: one-way
+    layers (then attention, if any), or the step-by-step `InputFeedingDecoder`. Returns the
+    states the projection reads."""
     lstms = [_recurrent(cfg, f"decoder_lstm_{i}", inits, return_sequences=True)
              for i in range(cfg.num_layers)]
     source_mask = keras.ops.not_equal(source, 0)
@@ -107,7 +114,7 @@ def _decoder(cfg: ModelConfig, y, states: list, memory, source, inits: dict):
     for i, lstm in enumerate(lstms):
         if cfg.dropout > 0:
             y = keras.layers.Dropout(cfg.dropout, name=f"decoder_dropout_{i}")(y)
-        y = lstm(y, initial_state=states[i])
+        y = lstm(y, initial_state=states[i], **(_by_id(cfg, lstm, target_in) if i == 0 else {}))
     if cfg.attention != "none":  # y [batch, tgt_len, H] → the attentional states h̃
         y, _ = LuongAttention(cfg.hidden_dim, cfg.attention, name="attention")(
             y, memory, source_mask)
@@ -154,7 +161,10 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     for i in range(cfg.num_layers):
         if cfg.dropout > 0:
             x = keras.layers.Dropout(cfg.dropout, name=f"encoder_dropout_{i}")(x)
-        x, h, c = _encoder_layer(cfg, i, inits)(x)
+        layer = _encoder_layer(cfg, i, inits)
+        # Given a second tensor (token_ids), Keras no longer passes the input's mask itself.
+        first = {"mask": keras.ops.not_equal(source, 0), **_by_id(cfg, layer, source)}
+        x, h, c = layer(x, **(first if i == 0 else {}))
         states.append([h, c])
     memory = x  # [batch, src_len, H]: what attention reads
 
@@ -166,7 +176,7 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
         target_embedding = keras.layers.Embedding(tgt_vocab_size, cfg.embedding_dim,
                                                   embeddings_initializer=_embedding_init(cfg),
                                                   name="decoder_embedding")
-    y = _decoder(cfg, target_embedding(target_in), states, memory, source, inits)
+    y = _decoder(cfg, target_embedding(target_in), states, memory, source, target_in, inits)
     dense_init = ({"kernel_initializer": inits["kernel_initializer"],
                    "bias_initializer": inits["bias_initializer"]} if inits else {})
     # The projection is the largest matmul: it runs in the compute precision (bf16 under
