@@ -38,6 +38,8 @@ lint: $(STAMP)
 # project dependency.
 PEERS := .venv-peers
 M30K := ../shared/data/multi30k
+# `make bench-peers ROUNDS=3`: more rounds (the table gives each round's ratio too).
+ROUNDS ?= 2
 $(PEERS)/torch/bin/python:
 	python3 -m venv $(PEERS)/torch
 	$(PEERS)/torch/bin/pip install --quiet torch==2.13.0 numpy
@@ -48,7 +50,7 @@ $(PEERS)/opennmt/bin/python:
 
 bench-peers: $(STAMP) $(PEERS)/torch/bin/python $(PEERS)/opennmt/bin/python
 	$(BIN)/python benchmarks/peers/compare.py --peer torch=$(PEERS)/torch/bin/python \
-		--peer opennmt=$(PEERS)/opennmt/bin/python --rounds 2 --out bench_peers.json \
+		--peer opennmt=$(PEERS)/opennmt/bin/python --rounds $(ROUNDS) --out bench_peers.json \
 		--variant train.cpu_replicas=1 \
 		-- --preset small --src $(M30K)/train.en.gz --tgt $(M30K)/train.fr.gz --steps 200 \
 		--precision fp32 --set train.optimizer=sgd --set train.learning_rate=0.7 \
