@@ -98,13 +98,12 @@ def _encoder_layer(cfg: ModelConfig, i: int, inits: dict) -> keras.layers.Layer:
                              name="encoder_lstm_0")
 
 
-def _decoder(cfg: ModelConfig, y, states: list, memory, source, target_in, inits: dict):
+def _decoder(cfg: ModelConfig, y, states: list, memory, source_mask, target_in, inits: dict):
     """The decoder stack over `y [batch, T, E]`, the embeddings of `target_in`: one-way
     layers (then attention, if any), or the step-by-step `InputFeedingDecoder`. Returns the
     states the projection reads."""
     lstms = [_recurrent(cfg, f"decoder_lstm_{i}", inits, return_sequences=True)
              for i in range(cfg.num_layers)]
-    source_mask = keras.ops.not_equal(source, 0)
     if cfg.input_feeding:  # its dropout covers layers 1… and h̃ (what is fed back)
         if cfg.dropout > 0:
             y = keras.layers.Dropout(cfg.dropout, name="decoder_dropout_0")(y)
@@ -157,13 +156,14 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
     x = keras.layers.Embedding(src_vocab_size, cfg.embedding_dim, mask_zero=True,
                                embeddings_initializer=_embedding_init(cfg),
                                name="encoder_embedding")(source)
+    source_mask = keras.ops.not_equal(source, 0)  # [batch, src_len], the encoder's and attention's
     states = []
     for i in range(cfg.num_layers):
         if cfg.dropout > 0:
             x = keras.layers.Dropout(cfg.dropout, name=f"encoder_dropout_{i}")(x)
         layer = _encoder_layer(cfg, i, inits)
         # Given a second tensor (token_ids), Keras no longer passes the input's mask itself.
-        first = {"mask": keras.ops.not_equal(source, 0), **_by_id(cfg, layer, source)}
+        first = {"mask": source_mask, **_by_id(cfg, layer, source)}
         x, h, c = layer(x, **(first if i == 0 else {}))
         states.append([h, c])
     memory = x  # [batch, src_len, H]: what attention reads
@@ -176,7 +176,8 @@ def build_seq2seq(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) ->
         target_embedding = keras.layers.Embedding(tgt_vocab_size, cfg.embedding_dim,
                                                   embeddings_initializer=_embedding_init(cfg),
                                                   name="decoder_embedding")
-    y = _decoder(cfg, target_embedding(target_in), states, memory, source, target_in, inits)
+    y = _decoder(cfg, target_embedding(target_in), states, memory, source_mask, target_in,
+                 inits)
     dense_init = ({"kernel_initializer": inits["kernel_initializer"],
                    "bias_initializer": inits["bias_initializer"]} if inits else {})
     # The projection is the largest matmul: it runs in the compute precision (bf16 under

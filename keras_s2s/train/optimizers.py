@@ -105,7 +105,6 @@ class ClippedSGD(_ClipAfterAllReduce, keras.optimizers.SGD):
     def update_step(self, gradient, variable, learning_rate):
         if self.momentum != 0 or isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
-        variable = variable.value if isinstance(variable, keras.Variable) else variable
         tf.raw_ops.ResourceApplyGradientDescent(
             var=variable.handle, alpha=tf.cast(learning_rate, variable.dtype),
             delta=tf.cast(gradient, variable.dtype))
